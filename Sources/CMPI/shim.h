@@ -1,0 +1,23 @@
+// Open MPI's handles are macros over global structs that Swift cannot import:
+// expose each one through an inline getter.
+#pragma once
+#include <mpi.h>
+
+static inline MPI_Comm cmpi_comm_world(void) { return MPI_COMM_WORLD; }
+static inline MPI_Datatype cmpi_float(void) { return MPI_FLOAT; }
+static inline MPI_Datatype cmpi_double(void) { return MPI_DOUBLE; }
+static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
+static inline MPI_Datatype cmpi_int64(void) { return MPI_INT64_T; }
+static inline MPI_Datatype cmpi_uint64(void) { return MPI_UINT64_T; }
+static inline MPI_Op cmpi_sum(void) { return MPI_SUM; }
+static inline MPI_Op cmpi_max(void) { return MPI_MAX; }
+static inline MPI_Op cmpi_min(void) { return MPI_MIN; }
+static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
+static inline MPI_Status *cmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+static inline int cmpi_success(void) { return MPI_SUCCESS; }
+static inline int cmpi_any_source(void) { return MPI_ANY_SOURCE; }
+static inline int cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+static inline int cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
+static inline int cmpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }

@@ -1,0 +1,1 @@
+// \(m): see docs/architecture.md

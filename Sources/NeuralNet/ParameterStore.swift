@@ -1,0 +1,76 @@
+/// How a parameter tensor is initialised (Caffe's fillers).
+public enum Initializer: Equatable {
+    /// Caffe "xavier": uniform in +-sqrt(3 / fanIn).
+    case xavier(fanIn: Int)
+    case gaussian(std: Float)
+    case constant(Float)
+}
+
+/// A named slice of the flat parameter (and gradient) buffer.
+public struct ParameterRef: Equatable {
+    public let name: String
+    public let shape: [Int]
+    public let offset: Int
+    public let count: Int
+    public let initializer: Initializer
+}
+
+/// All parameters in one contiguous Float buffer and all gradients in another,
+/// so the communicator can reduce the gradients whole (or in contiguous buckets)
+/// without knowing what a layer is. Layers register while the model is built;
+/// `allocate()` then creates both buffers once.
+public final class ParameterStore {
+    public private(set) var refs: [ParameterRef] = []
+    public private(set) var count = 0
+    public private(set) var values: UnsafeMutableBufferPointer<Float> = .init(start: nil, count: 0)
+    public private(set) var gradients: UnsafeMutableBufferPointer<Float> = .init(start: nil, count: 0)
+
+    public init() {}
+
+    deinit {
+        values.deallocate()
+        gradients.deallocate()
+    }
+
+    public func register(_ name: String, shape: [Int], initializer: Initializer) -> ParameterRef {
+        precondition(values.baseAddress == nil, "register parameters before allocate()")
+        precondition(!refs.contains { $0.name == name }, "duplicate parameter \(name)")
+        let n = shape.reduce(1, *)
+        let ref = ParameterRef(name: name, shape: shape, offset: count, count: n, initializer: initializer)
+        refs.append(ref)
+        count += n
+        return ref
+    }
+
+    public func allocate() {
+        precondition(values.baseAddress == nil, "allocate() called twice")
+        values = .allocate(capacity: max(count, 1))
+        gradients = .allocate(capacity: max(count, 1))
+        values.initialize(repeating: 0)
+        gradients.initialize(repeating: 0)
+    }
+
+    @inline(__always) public func value(_ ref: ParameterRef) -> UnsafeMutablePointer<Float> { values.baseAddress! + ref.offset }
+    @inline(__always) public func gradient(_ ref: ParameterRef) -> UnsafeMutablePointer<Float> { gradients.baseAddress! + ref.offset }
+
+    public func ref(named name: String) -> ParameterRef? { refs.first { $0.name == name } }
+
+    public func zeroGradients() { gradients.update(repeating: 0) }
+
+    /// Fills every parameter in registration order from one seeded stream.
+    public func initialize(seed: UInt64) {
+        var rng = SeededGenerator(seed: seed)
+        for ref in refs {
+            let p = value(ref)
+            switch ref.initializer {
+            case .xavier(let fanIn):
+                let bound = (3.0 / Float(fanIn)).squareRoot()
+                for i in 0..<ref.count { p[i] = (rng.nextUnitFloat() * 2 - 1) * bound }
+            case .gaussian(let std):
+                for i in 0..<ref.count { p[i] = rng.nextGaussian() * std }
+            case .constant(let c):
+                p.update(repeating: c, count: ref.count)
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/// A small, fast, seedable generator (SplitMix64) so that initialisation,
+/// dropout masks and data order are reproducible across runs and ranks.
+public struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+
+    /// Derives an independent stream from a seed and any number of keys (iteration, rank, ...).
+    public init(seed: UInt64, keys: UInt64...) {
+        var s = seed
+        for k in keys { s = SeededGenerator.mix(s ^ (k &+ 0x9E37_79B9_7F4A_7C15)) }
+        state = s
+    }
+
+    public var currentState: UInt64 { state }
+    public init(restoring state: UInt64) { self.state = state }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        return SeededGenerator.mix(state)
+    }
+
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1) with 24 bits of precision (exactly representable in Float).
+    public mutating func nextUnitFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+
+    /// Standard normal by Box-Muller (one value per call; simplicity over speed, used only at init).
+    public mutating func nextGaussian() -> Float {
+        let u1 = max(Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0), 1e-300)
+        let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+        return Float((-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2))
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+@inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
+@inline(__always) func _cos(_ x: Double) -> Double { Glibc.cos(x) }
+#else
+import Foundation
+@inline(__always) func _log(_ x: Double) -> Double { Foundation.log(x) }
+@inline(__always) func _cos(_ x: Double) -> Double { Foundation.cos(x) }
+#endif

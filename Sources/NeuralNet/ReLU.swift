@@ -1,0 +1,31 @@
+/// max(0, x). Backward passes the gradient where the forward output was positive
+/// (the subgradient at 0 is 0, as in Caffe and PyTorch).
+public final class ReLU: Layer {
+    public let name: String
+    public let inputShape: Shape
+    public var outputShape: Shape { inputShape }
+    public var needsInputGradient = true
+    let output: Tensor, inputGradient: Tensor
+
+    public init(_ name: String, input: Shape) {
+        self.name = name
+        inputShape = input
+        output = Tensor(input)
+        inputGradient = Tensor(input)
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        output.setBatch(input.shape.n)
+        let x = input.data, y = output.data
+        for i in 0..<input.count { y[i] = max(x[i], 0) }
+        return output
+    }
+
+    public func backward(_ input: Tensor, _ dy: Tensor) -> Tensor? {
+        guard needsInputGradient else { return nil }
+        inputGradient.setBatch(input.shape.n)
+        let x = input.data, g = dy.data, dx = inputGradient.data
+        for i in 0..<input.count { dx[i] = x[i] > 0 ? g[i] : 0 }
+        return inputGradient
+    }
+}
