@@ -1,5 +1,4 @@
-import NeuralNet
-let net = SqueezeNet.make(.v1_0, classes: 1000, inputSize: 224, batch: 1)
-print(net.parameterCount)
-let net2 = SqueezeNet.make(.v1_1, classes: 1000, inputSize: 224, batch: 1)
-print(net2.parameterCount)
+import Training
+let r = try ReferenceCheck.run(directory: CommandLine.arguments[1])
+print(r.description)
+for t in r.results { print(t.name, t.role, t.maxAbsDiff, t.relative, t.passed) }

@@ -1,0 +1,57 @@
+/// Caffe's learning-rate policies (solver.prototxt `lr_policy`).
+public enum LearningRatePolicy: Equatable, Codable {
+    case fixed
+    /// `base_lr * (1 - iter/max_iter)^power`.
+    case poly(power: Double, maxIterations: Int)
+    /// `base_lr * gamma^floor(iter/step_size)`.
+    case step(gamma: Double, stepSize: Int)
+
+    public func rate(base: Double, iteration: Int) -> Double {
+        switch self {
+        case .fixed:
+            return base
+        case let .poly(power, maxIterations):
+            let progress = min(Double(iteration) / Double(max(maxIterations, 1)), 1)
+            return base * pow(1 - progress, power)
+        case let .step(gamma, stepSize):
+            return base * pow(gamma, Double(iteration / max(stepSize, 1)))
+        }
+    }
+}
+
+/// Stochastic gradient descent with momentum and L2 weight decay exactly as Caffe
+/// applies it to every parameter (weights and biases alike):
+/// `v = momentum * v + lr * (g + weightDecay * w);  w -= v`.
+/// The momentum lives in one flat buffer aligned with the parameter buffer.
+public final class SGD {
+    public let momentum: Float
+    public let weightDecay: Float
+    public let velocity: UnsafeMutableBufferPointer<Float>
+
+    public init(parameterCount: Int, momentum: Float, weightDecay: Float) {
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        velocity = .allocate(capacity: max(parameterCount, 1))
+        velocity.initialize(repeating: 0)
+    }
+
+    deinit { velocity.deallocate() }
+
+    public func step(parameters w: UnsafeMutableBufferPointer<Float>, gradients g: UnsafeMutableBufferPointer<Float>,
+                     learningRate: Float) {
+        precondition(w.count == g.count && w.count <= velocity.count, "buffers do not match the optimizer")
+        let v = velocity.baseAddress!, wp = w.baseAddress!, gp = g.baseAddress!
+        let m = momentum, wd = weightDecay, lr = learningRate
+        for i in 0..<w.count {
+            let vi = m * v[i] + lr * (gp[i] + wd * wp[i])
+            v[i] = vi
+            wp[i] -= vi
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Foundation
+#endif
