@@ -3,10 +3,12 @@ import CBLAS
 /// 2-D convolution (cross-correlation, like Caffe and PyTorch) as im2col + sgemm,
 /// with stride, zero padding, bias and groups.
 ///
-/// Weights are OIHW `(out, in/groups, kh, kw)`, bias `(out)`. Per image the
-/// forward pass is `y = W * col(x) + b` with `col(x)` of shape `(in*kh*kw, outH*outW)`;
-/// backward recomputes `col(x)` instead of caching it for the whole batch.
-/// A 1x1, stride-1, unpadded convolution skips im2col: the image is its own column matrix.
+/// Weights are OIHW `(out, in/groups, kh, kw)`, bias `(out)`. Images are processed
+/// in chunks of `chunk` images whose column matrices sit side by side, so one
+/// sgemm covers many small images (SqueezeNet's late layers are 3x3 or 1x1 at
+/// 32 px, far too small for one GEMM each): `Y (out, m*HW) = W (out, K) * col (K, m*HW)`,
+/// then scattered into NCHW with the bias. Backward recomputes `col` per chunk
+/// instead of caching it for the whole batch, and reuses it for dcol.
 public final class Conv2D: Layer {
     public let name: String
     public let inputShape: Shape
@@ -19,8 +21,11 @@ public final class Conv2D: Layer {
 
     let output: Tensor         // (N, out, outH, outW)
     let inputGradient: Tensor  // (N, in, H, W)
-    let columns: UnsafeMutablePointer<Float>  // (in*kh*kw, outH*outW) for one image
-    let isPointwise: Bool
+    /// Images per GEMM: as many as fit a column buffer of about `columnBudget` floats.
+    public let chunk: Int
+    let columns: UnsafeMutablePointer<Float>  // (in*kh*kw, chunk*outH*outW)
+    let staging: UnsafeMutablePointer<Float>  // (out, chunk*outH*outW): GEMM output / gathered dy
+    static let columnBudget = 1 << 21
 
     public init(_ name: String, input: Shape, outChannels: Int, kernel: Int, stride: Int = 1, pad: Int = 0,
                 groups: Int = 1, weightInit: Initializer? = nil, biasInit: Initializer = .constant(0),
@@ -40,13 +45,15 @@ public final class Conv2D: Layer {
         bias = store.register("\(name).bias", shape: [outChannels], initializer: biasInit)
         output = Tensor(outputShape)
         inputGradient = Tensor(input)
-        isPointwise = kernel == 1 && stride == 1 && pad == 0
-        let colCount = isPointwise ? 1 : input.c * kernel * kernel * outH * outW
-        columns = .allocate(capacity: colCount)
-        columns.initialize(repeating: 0, count: colCount)
+        let rows = input.c * kernel * kernel, hw = outH * outW
+        chunk = max(1, min(input.n, Self.columnBudget / max(rows * hw, 1)))
+        columns = .allocate(capacity: rows * hw * chunk)
+        columns.initialize(repeating: 0, count: rows * hw * chunk)
+        staging = .allocate(capacity: outChannels * hw * chunk)
+        staging.initialize(repeating: 0, count: outChannels * hw * chunk)
     }
 
-    deinit { columns.deallocate() }
+    deinit { columns.deallocate(); staging.deallocate() }
 
     public var forwardMACsPerImage: Int {
         outputShape.perImage * (inputShape.c / groups) * kernel * kernel
@@ -60,17 +67,20 @@ public final class Conv2D: Layer {
         let n = input.shape.n
         output.setBatch(n)
         let w = store.value(weight), b = store.value(bias)
-        let hw = spatialOut, k = groupK, og = groupOut
-        for i in 0..<n {
-            let col = columnMatrix(of: input.image(i))
-            let y = output.image(i)
+        let hw = spatialOut, k = groupK, og = groupOut, cout = outputShape.c
+        for first in Swift.stride(from: 0, to: n, by: chunk) {
+            let m = min(chunk, n - first), ld = m * hw
+            for t in 0..<m { im2col(input.image(first + t), into: columns + t * hw, leading: ld) }
             for g in 0..<groups {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(og), Int32(hw), Int32(k),
-                            1, w + g * og * k, Int32(k), col + g * k * hw, Int32(hw), 0, y + g * og * hw, Int32(hw))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(og), Int32(ld), Int32(k),
+                            1, w + g * og * k, Int32(k), columns + g * k * ld, Int32(ld), 0, staging + g * og * ld, Int32(ld))
             }
-            for c in 0..<outputShape.c {
-                let bc = b[c], row = y + c * hw
-                for j in 0..<hw { row[j] += bc }
+            for t in 0..<m {
+                let y = output.image(first + t)
+                for c in 0..<cout {
+                    let bc = b[c], src = staging + c * ld + t * hw, dst = y + c * hw
+                    for j in 0..<hw { dst[j] = src[j] + bc }
+                }
             }
         }
         return output
@@ -79,50 +89,49 @@ public final class Conv2D: Layer {
     public func backward(_ input: Tensor, _ dy: Tensor) -> Tensor? {
         let n = input.shape.n
         let w = store.value(weight), dw = store.gradient(weight), db = store.gradient(bias)
-        let hw = spatialOut, k = groupK, og = groupOut
+        let hw = spatialOut, k = groupK, og = groupOut, cout = outputShape.c
         if needsInputGradient { inputGradient.setBatch(n) }
-        for i in 0..<n {
-            let dyi = dy.image(i)
-            for c in 0..<outputShape.c {
-                var s: Float = 0
-                let row = dyi + c * hw
-                for j in 0..<hw { s += row[j] }
-                db[c] += s
+        for first in Swift.stride(from: 0, to: n, by: chunk) {
+            let m = min(chunk, n - first), ld = m * hw
+            for t in 0..<m {
+                let dyi = dy.image(first + t)
+                for c in 0..<cout {
+                    let src = dyi + c * hw, dst = staging + c * ld + t * hw
+                    var s: Float = 0
+                    for j in 0..<hw { dst[j] = src[j]; s += src[j] }
+                    db[c] += s
+                }
+                im2col(input.image(first + t), into: columns + t * hw, leading: ld)
             }
-            let col = columnMatrix(of: input.image(i))
             for g in 0..<groups {
-                // dW_g += dy_g (og x hw) * col_g^T (hw x k)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(og), Int32(k), Int32(hw),
-                            1, dyi + g * og * hw, Int32(hw), col + g * k * hw, Int32(hw), 1, dw + g * og * k, Int32(k))
+                // dW_g += dy_g (og x ld) * col_g^T (ld x k)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(og), Int32(k), Int32(ld),
+                            1, staging + g * og * ld, Int32(ld), columns + g * k * ld, Int32(ld), 1, dw + g * og * k, Int32(k))
             }
             guard needsInputGradient else { continue }
-            let dx = inputGradient.image(i)
-            let dcol = isPointwise ? dx : columns
             for g in 0..<groups {
-                // dcol_g = W_g^T (k x og) * dy_g (og x hw)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(hw), Int32(og),
-                            1, w + g * og * k, Int32(k), dyi + g * og * hw, Int32(hw), 0, dcol + g * k * hw, Int32(hw))
+                // dcol_g (k x ld) = W_g^T (k x og) * dy_g (og x ld), over the columns no longer needed
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(ld), Int32(og),
+                            1, w + g * og * k, Int32(k), staging + g * og * ld, Int32(ld), 0, columns + g * k * ld, Int32(ld))
             }
-            if !isPointwise { col2im(columns, into: dx) }
+            for t in 0..<m { col2im(columns + t * hw, leading: ld, into: inputGradient.image(first + t)) }
         }
         return needsInputGradient ? inputGradient : nil
     }
 
-    /// The image itself for pointwise convolutions, otherwise its im2col in `columns`.
-    func columnMatrix(of image: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
-        if isPointwise { return image }
-        im2col(image, into: columns)
-        return columns
-    }
-
-    func im2col(_ x: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
+    /// Writes image `x`'s column matrix (rows of length outH*outW) with row stride `leading`.
+    func im2col(_ x: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>, leading: Int) {
         let (h, w, oh, ow) = (inputShape.h, inputShape.w, outputShape.h, outputShape.w)
+        if kernel == 1 && stride == 1 && pad == 0 {
+            for c in 0..<inputShape.c { (col + c * leading).update(from: x + c * h * w, count: h * w) }
+            return
+        }
         var row = 0
         for c in 0..<inputShape.c {
             let xc = x + c * h * w
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
-                    let dst = col + row * oh * ow
+                    let dst = col + row * leading
                     for oy in 0..<oh {
                         let iy = oy * stride - pad + ky
                         let d = dst + oy * ow
@@ -131,9 +140,16 @@ public final class Conv2D: Layer {
                             continue
                         }
                         let src = xc + iy * w
-                        for ox in 0..<ow {
-                            let ix = ox * stride - pad + kx
-                            d[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                        if stride == 1 {
+                            for ox in 0..<ow {
+                                let ix = ox - pad + kx
+                                d[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                            }
+                        } else {
+                            for ox in 0..<ow {
+                                let ix = ox * stride - pad + kx
+                                d[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                            }
                         }
                     }
                     row += 1
@@ -142,15 +158,20 @@ public final class Conv2D: Layer {
         }
     }
 
-    func col2im(_ col: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
+    /// Adds a column matrix (row stride `leading`) back into image gradient `dx` (overwritten).
+    func col2im(_ col: UnsafePointer<Float>, leading: Int, into dx: UnsafeMutablePointer<Float>) {
         let (h, w, oh, ow) = (inputShape.h, inputShape.w, outputShape.h, outputShape.w)
+        if kernel == 1 && stride == 1 && pad == 0 {
+            for c in 0..<inputShape.c { (dx + c * h * w).update(from: col + c * leading, count: h * w) }
+            return
+        }
         dx.update(repeating: 0, count: inputShape.perImage)
         var row = 0
         for c in 0..<inputShape.c {
             let dxc = dx + c * h * w
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
-                    let src = col + row * oh * ow
+                    let src = col + row * leading
                     for oy in 0..<oh {
                         let iy = oy * stride - pad + ky
                         if iy < 0 || iy >= h { continue }

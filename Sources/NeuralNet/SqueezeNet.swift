@@ -42,6 +42,18 @@ public enum SqueezeNet {
         return b.build(name: "squeezenet-\(version.rawValue)", seed: seed)
     }
 
-    /// Smallest square input the architecture accepts (every pool needs a 3x3 window).
-    public static func minimumInputSize(_ version: Version) -> Int { version == .v1_0 ? 35 : 31 }
+    /// Smallest square input the architecture accepts: conv1 and each of the three
+    /// 3x3 max pools need a full window.
+    public static func minimumInputSize(_ version: Version) -> Int {
+        (1...1024).first { size in
+            let kernel = version == .v1_0 ? 7 : 3
+            guard size >= kernel else { return false }
+            var x = (size - kernel) / 2 + 1
+            for _ in 0..<3 {
+                guard x >= 3 else { return false }
+                x = MaxPool2D.ceilOutputSize(x, kernel: 3, stride: 2, pad: 0)
+            }
+            return true
+        }!
+    }
 }

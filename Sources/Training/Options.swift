@@ -1,0 +1,115 @@
+import NeuralNet
+
+/// What to train: the models the CLI accepts by name.
+public enum ModelKind: String, CaseIterable, Codable {
+    case v1_0 = "v1.0"
+    case v1_1 = "v1.1"
+    /// A communication-only stand-in for Caffe's bvlc_alexnet: 60,965,224 gradients, no compute.
+    case alexnetPayload = "alexnet-payload"
+
+    public static let alexnetParameterCount = 60_965_224
+
+    public var squeezeNetVersion: SqueezeNet.Version? {
+        switch self {
+        case .v1_0: return .v1_0
+        case .v1_1: return .v1_1
+        case .alexnetPayload: return nil
+        }
+    }
+}
+
+public enum DatasetKind: String, CaseIterable, Codable {
+    case fashionMNIST = "fashion-mnist"
+    case synthetic
+}
+
+public enum LRPolicyName: String, CaseIterable, Codable { case poly, fixed, step }
+
+/// Everything that defines a training run. Ranks compare a fingerprint of it at
+/// startup, so two ranks started with different options refuse to train together.
+public struct TrainingOptions: Codable, Equatable {
+    public var model: ModelKind = .v1_0
+    public var classes: Int = 10
+    public var inputSize: Int = 32
+    public var dataset: DatasetKind = .fashionMNIST
+    public var dataDirectory: String = "/usr/share/datasets/fashion-mnist"
+    /// Images used from the training set (nil: all).
+    public var trainLimit: Int?
+    /// Images used from the test set for evaluation (nil: all).
+    public var testLimit: Int?
+    /// Global batch: split evenly across ranks (PyTorch DDP users: per-rank batch = this / ranks).
+    public var batchSize: Int = 64
+    public var iterations: Int = 500
+    public var baseLR: Double = 0.01
+    public var momentum: Double = 0.9
+    public var weightDecay: Double = 0.0002
+    public var lrPolicy: LRPolicyName = .poly
+    public var power: Double = 1.0
+    public var stepSize: Int = 1000
+    public var gamma: Double = 0.1
+    public var seed: UInt64 = 42
+    public var dropout: Double = 0.5
+    public var allreduce: String = "ring"
+    /// Evaluate on the test set every N iterations (0: only at the end).
+    public var evalEvery: Int = 0
+    public var logEvery: Int = 10
+    public var outputDirectory: String?
+
+    public init() {}
+
+    public var policy: LearningRatePolicy {
+        switch lrPolicy {
+        case .poly: return .poly(power: power, maxIterations: iterations)
+        case .fixed: return .fixed
+        case .step: return .step(gamma: gamma, stepSize: stepSize)
+        }
+    }
+
+    /// Checks values that need no data or ranks; one line per problem.
+    public func validate(worldSize: Int = 1) throws {
+        func bad(_ s: String) -> TrainingError { .badInput(s) }
+        if classes < 2 { throw bad("--classes must be at least 2, got \(classes)") }
+        if batchSize <= 0 { throw bad("--batch-size must be positive, got \(batchSize)") }
+        if iterations <= 0 { throw bad("--iterations must be positive, got \(iterations)") }
+        if !(baseLR > 0) || !baseLR.isFinite { throw bad("--base-lr must be a positive number, got \(baseLR)") }
+        if !(momentum >= 0 && momentum < 1) { throw bad("--momentum must be in [0, 1), got \(momentum)") }
+        if !(weightDecay >= 0) { throw bad("--weight-decay must be >= 0, got \(weightDecay)") }
+        if !(dropout >= 0 && dropout < 1) { throw bad("--dropout must be in [0, 1), got \(dropout)") }
+        if power < 0 { throw bad("--power must be >= 0, got \(power)") }
+        if logEvery <= 0 { throw bad("--log-every must be positive, got \(logEvery)") }
+        if evalEvery < 0 { throw bad("--eval-every must be >= 0, got \(evalEvery)") }
+        if let l = trainLimit, l <= 0 { throw bad("--train-limit must be positive, got \(l)") }
+        if let l = testLimit, l <= 0 { throw bad("--test-limit must be positive, got \(l)") }
+        if let v = model.squeezeNetVersion {
+            let minimum = SqueezeNet.minimumInputSize(v)
+            if inputSize < minimum { throw bad("--input-size \(inputSize) is too small for SqueezeNet \(v.rawValue): at least \(minimum)") }
+        }
+        if dataset == .fashionMNIST && classes != 10 && model != .alexnetPayload {
+            throw bad("--classes must be 10 for fashion-mnist, got \(classes)")
+        }
+        if batchSize % worldSize != 0 {
+            throw bad("--batch-size \(batchSize) is the global batch and must divide evenly across \(worldSize) ranks")
+        }
+        if AllreduceAlgorithmName(rawValue: allreduce) == nil {
+            throw bad("--allreduce must be one of \(AllreduceAlgorithmName.allCases.map(\.rawValue).joined(separator: ", ")), got '\(allreduce)'")
+        }
+    }
+
+    /// A 64-bit FNV-1a hash of every option that must agree across ranks
+    /// (all of them except where output goes).
+    public var fingerprint: UInt64 {
+        var copy = self
+        copy.outputDirectory = nil
+        return fnv1a(Array(String(describing: copy).utf8))
+    }
+}
+
+/// The algorithm names, kept here so option validation needs no MPI.
+public enum AllreduceAlgorithmName: String, CaseIterable { case tree, ring, mpi, ps }
+
+/// FNV-1a, 64-bit: a small stable hash for fingerprints and checksums.
+public func fnv1a<S: Sequence>(_ bytes: S, seed: UInt64 = 0xCBF2_9CE4_8422_2325) -> UInt64 where S.Element == UInt8 {
+    var h = seed
+    for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    return h
+}

@@ -1,0 +1,76 @@
+import Datasets
+import NeuralNet
+
+/// One rank's copy of the model with its batch buffers: either a real network,
+/// or (alexnet-payload) just a parameter and gradient buffer with no compute.
+final class Replica {
+    let kind: ModelKind
+    let network: Network?
+    let store: ParameterStore
+    let input: Tensor?
+    let labels: UnsafeMutablePointer<Int32>
+    let loss: SoftmaxCrossEntropy?
+    let localBatch: Int
+
+    init(options: TrainingOptions, localBatch: Int, rank: Int) {
+        kind = options.model
+        self.localBatch = localBatch
+        labels = .allocate(capacity: max(localBatch, 1))
+        labels.initialize(repeating: 0, count: max(localBatch, 1))
+        if let version = options.model.squeezeNetVersion {
+            let net = SqueezeNet.make(version, classes: options.classes, inputSize: options.inputSize,
+                                      batch: localBatch, dropout: Float(options.dropout), seed: options.seed)
+            network = net
+            store = net.store
+            input = Tensor(net.inputShape)
+            loss = SoftmaxCrossEntropy(batch: localBatch, classes: options.classes)
+        } else {
+            store = ParameterStore()
+            _ = store.register("alexnet.payload", shape: [ModelKind.alexnetParameterCount], initializer: .constant(0))
+            store.allocate()
+            // Rank-dependent gradients so the reduction has real work; after the first
+            // averaging every rank holds the same values, which averaging keeps.
+            var rng = SeededGenerator(seed: options.seed, keys: UInt64(rank))
+            for i in 0..<store.count { store.gradients[i] = (rng.nextUnitFloat() - 0.5) * 1e-3 }
+            network = nil; input = nil; loss = nil
+        }
+    }
+
+    deinit { labels.deallocate() }
+
+    struct StepResult { var lossSum: Double; var correct: Int; var deadOutputs: Bool }
+
+    /// Forward and backward on this rank's batch; leaves the local mean-loss gradient in the store.
+    func computeGradients(dataset: ImageDataset?, indices: ArraySlice<Int>, dropoutSeed: UInt64) -> StepResult {
+        guard let net = network, let input = input, let loss = loss, let dataset = dataset else {
+            return StepResult(lossSum: 0, correct: 0, deadOutputs: false)
+        }
+        input.setBatch(indices.count)
+        dataset.fillBatch(indices: indices, images: input.data, labels: labels)
+        net.setDropoutSeed(dropoutSeed)
+        let logits = net.forward(input, training: true)
+        let r = loss.forwardBackward(logits: logits, labels: UnsafeBufferPointer(start: labels, count: indices.count))
+        store.zeroGradients()
+        net.backward(loss.gradient)
+        var allZero = true
+        for i in 0..<logits.count where logits.data[i] != 0 { allZero = false; break }
+        return StepResult(lossSum: r.loss * Double(indices.count), correct: r.correct, deadOutputs: allZero)
+    }
+
+    /// Top-1 correct predictions on `indices` (evaluation mode: dropout off).
+    func countCorrect(dataset: ImageDataset, indices: ArraySlice<Int>) -> Int {
+        guard let net = network, let input = input else { return 0 }
+        input.setBatch(indices.count)
+        dataset.fillBatch(indices: indices, images: input.data, labels: labels)
+        let logits = net.forward(input, training: false)
+        var correct = 0
+        let c = logits.shape.perImage
+        for i in 0..<indices.count {
+            let row = logits.data + i * c
+            var best = 0
+            for j in 1..<c where row[j] > row[best] { best = j }
+            if best == Int(labels[i]) { correct += 1 }
+        }
+        return correct
+    }
+}

@@ -1,0 +1,122 @@
+import Collectives
+import Datasets
+import Foundation
+import Metrics
+import NeuralNet
+
+/// What a finished run reports.
+public struct TrainingResult {
+    public var iterations: Int
+    public var finalLoss: Double
+    public var testAccuracy: Double?
+    public var testImages: Int
+    public var wallSeconds: Double
+    public var imagesPerSecond: Double
+}
+
+/// Data-parallel SGD over MPI, as Horovod and PyTorch DDP do it: rank 0's initial
+/// weights are broadcast, every rank computes gradients on its shard of the
+/// global batch, gradients are summed by the chosen allreduce and divided by the
+/// number of ranks, and every rank applies the same update. Only rank 0 logs and
+/// writes files. Every decision that could differ between ranks (stop, diverge)
+/// is taken on values all ranks share, so ranks never wait for each other in vain.
+public final class Trainer {
+    public let options: TrainingOptions
+    let comm: Communicator
+    let log: (String) -> Void
+    let replica: Replica
+    let allreduce: GradientAllreduce
+    let algorithm: AllreduceAlgorithm
+    let optimizer: SGD
+    var schedule: BatchSchedule?
+    let train: ImageDataset?
+    let test: ImageDataset?
+    let metrics: MetricsWriter?
+    var pending: [IterationRecord] = []
+
+    var isRoot: Bool { comm.rank == 0 }
+
+    /// Builds the replica, loads this rank's data, checks that all ranks agree,
+    /// and broadcasts rank 0's weights. Throws the same one-line error on every rank.
+    public init(options: TrainingOptions, communicator: Communicator, log: @escaping (String) -> Void) throws {
+        self.options = options
+        comm = communicator
+        self.log = log
+        let p = communicator.size
+        var startupError: String?
+        var loaded: (ImageDataset?, ImageDataset?) = (nil, nil)
+        var writer: MetricsWriter?
+        do {
+            try options.validate(worldSize: p)
+            loaded = try Trainer.loadData(options)
+            if communicator.rank == 0, let dir = options.outputDirectory {
+                writer = try Trainer.prepareOutput(dir)
+            }
+        } catch {
+            startupError = "\(error)"
+        }
+        (train, test) = loaded
+        metrics = writer
+        try Trainer.agree(options: options, datasetCount: train?.count ?? 0, error: startupError, comm: communicator)
+
+        algorithm = AllreduceAlgorithm(rawValue: options.allreduce)!
+        allreduce = algorithm.make()
+        let localBatch = options.batchSize / p
+        replica = Replica(options: options, localBatch: localBatch, rank: communicator.rank)
+        optimizer = SGD(parameterCount: replica.store.count, momentum: Float(options.momentum),
+                        weightDecay: Float(options.weightDecay))
+        if let train = train {
+            schedule = BatchSchedule(count: train.count, globalBatch: options.batchSize, worldSize: p,
+                                     rank: communicator.rank, seed: options.seed)
+        }
+        try comm.broadcast(replica.store.values, root: 0)
+    }
+
+    static func loadData(_ o: TrainingOptions) throws -> (ImageDataset?, ImageDataset?) {
+        guard o.model.squeezeNetVersion != nil else { return (nil, nil) }
+        switch o.dataset {
+        case .fashionMNIST:
+            let prep = Preprocessing(size: o.inputSize, channels: 3)
+            let train = try FashionMNIST.load(directory: o.dataDirectory, split: .train, limit: o.trainLimit, preprocessing: prep)
+            let test = try FashionMNIST.load(directory: o.dataDirectory, split: .test, limit: o.testLimit, preprocessing: prep)
+            if train.count < o.batchSize {
+                throw TrainingError.badInput("--batch-size \(o.batchSize) is larger than the \(train.count) training images")
+            }
+            return (train, test)
+        case .synthetic:
+            let n = o.trainLimit ?? 4096
+            let train = try SyntheticDataset.make(count: n, classes: o.classes, channels: 3, size: o.inputSize, seed: o.seed)
+            let test = try SyntheticDataset.make(count: o.testLimit ?? 1024, classes: o.classes, channels: 3,
+                                                 size: o.inputSize, seed: o.seed &+ 1)
+            if n < o.batchSize { throw TrainingError.badInput("--batch-size \(o.batchSize) is larger than the \(n) training images") }
+            return (train, test)
+        }
+    }
+
+    static func prepareOutput(_ dir: String) throws -> MetricsWriter {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            return try MetricsWriter(path: (dir as NSString).appendingPathComponent("metrics.jsonl"), truncate: true)
+        } catch {
+            throw TrainingError.badInput("\(dir): cannot write the output folder (\(error.localizedDescription))")
+        }
+    }
+
+    /// Startup agreement: every rank shares whether it started and a fingerprint of
+    /// its options and data; any failure or difference stops all ranks with one message.
+    static func agree(options: TrainingOptions, datasetCount: Int, error: String?, comm: Communicator) throws {
+        let mine: [UInt64] = [error == nil ? 0 : 1, options.fingerprint, UInt64(datasetCount)]
+        let all = try comm.allgather(mine)
+        if let failing = all.firstIndex(where: { $0[0] != 0 }) {
+            var message = Array((error ?? "").utf8)
+            try comm.broadcast(bytes: &message, root: failing)
+            let text = String(decoding: message, as: UTF8.self)
+            throw TrainingError.badInput(failing == comm.rank || comm.size == 1 ? text : "rank \(failing): \(text)")
+        }
+        let differing = all.indices.filter { all[$0][1] != all[0][1] || all[$0][2] != all[0][2] }
+        if !differing.isEmpty {
+            throw TrainingError.disagreement(
+                "ranks \(differing.map(String.init).joined(separator: ", ")) were started with options or data that differ from rank 0's; every rank must run the same command")
+        }
+    }
+}

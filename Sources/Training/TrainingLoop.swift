@@ -1,0 +1,144 @@
+import Collectives
+import Foundation
+import Metrics
+import NeuralNet
+
+extension Trainer {
+    /// Iterations with all class outputs zero, in a row, before the run is declared dead.
+    static let deadOutputPatience = 20
+
+    public func run() throws -> TrainingResult {
+        let o = options, p = comm.size
+        let gradients = replica.store.gradients
+        let scale = 1 / Float(p)
+        let start = monotonicSeconds()
+        var window = (lossSum: 0.0, correct: 0, seen: 0, dead: 0, comm: 0.0, time: 0.0)
+        var lastLoss = Double.nan
+        var deadRun = 0
+        pending.reserveCapacity(o.logEvery)
+        if isRoot { log(banner()) }
+
+        for iteration in 0..<o.iterations {
+            let t0 = monotonicSeconds()
+            let indices = schedule?.indices(forIteration: iteration) ?? []
+            let t1 = monotonicSeconds()
+            let step = replica.computeGradients(dataset: train, indices: indices,
+                                                dropoutSeed: o.seed &+ UInt64(iteration) &* 0x9E37_79B9 &+ UInt64(comm.rank) << 48)
+            let t2 = monotonicSeconds()
+            _ = comm.takeCounters()
+            try allreduce.allreduce(gradients, on: comm)
+            let counters = comm.takeCounters()
+            let t3 = monotonicSeconds()
+            var finite = true
+            for i in 0..<gradients.count {
+                let g = gradients[i] * scale
+                gradients[i] = g
+                if !g.isFinite { finite = false }
+            }
+            if !finite {
+                throw TrainingError.diverged("iteration \(iteration): the averaged gradient holds NaN or Inf (loss \(step.lossSum / Double(max(indices.count, 1)))); lower --base-lr")
+            }
+            let lr = o.policy.rate(base: o.baseLR, iteration: iteration)
+            optimizer.step(parameters: replica.store.values, gradients: gradients, learningRate: Float(lr))
+            let t4 = monotonicSeconds()
+
+            pending.append(record(iteration: iteration, counters: counters, step: step, batch: indices.count, lr: lr,
+                                  times: (data: t1 - t0, compute: t2 - t1, comm: t3 - t2, update: t4 - t3, total: t4 - t0)))
+            window.lossSum += step.lossSum; window.correct += step.correct; window.seen += indices.count
+            window.dead += step.deadOutputs ? 1 : 0
+            window.comm += t3 - t2; window.time += t4 - t0
+
+            let last = iteration + 1 == o.iterations
+            if (iteration + 1) % o.logEvery == 0 || last {
+                // One small allreduce per log interval: every rank sees the same totals and decides alike.
+                let totals = try comm.allreduceSum([window.lossSum, Double(window.correct), Double(window.seen),
+                                                    Double(window.dead), window.time])
+                lastLoss = totals[2] > 0 ? totals[0] / totals[2] : .nan
+                try flushMetrics()
+                if isRoot {
+                    let images = totals[2], seconds = totals[4] / Double(p)
+                    log(String(format: "iter %6d/%d  loss %.4f  train-acc %5.1f%%  lr %.5f  %7.1f img/s  comm %4.1f%%",
+                               iteration + 1, o.iterations, lastLoss, 100 * totals[1] / max(images, 1), lr,
+                               images / max(seconds, 1e-9), 100 * window.comm / max(window.time, 1e-9)))
+                }
+                if lastLoss.isNaN && replica.network != nil {
+                    throw TrainingError.diverged("iteration \(iteration + 1): the loss is NaN; lower --base-lr")
+                }
+                deadRun = totals[3] >= Double(o.logEvery * p) ? deadRun + o.logEvery : 0
+                if deadRun >= Trainer.deadOutputPatience {
+                    throw TrainingError.diverged("iteration \(iteration + 1): every class output has been 0 for \(deadRun) iterations (ReLU after conv10 died; loss stuck at ln C); lower --base-lr")
+                }
+                window = (0, 0, 0, 0, 0, 0)
+            }
+            if o.evalEvery > 0 && (iteration + 1) % o.evalEvery == 0 && !last, let acc = try evaluate() {
+                if isRoot { log(String(format: "eval  iter %6d  test top-1 %.2f%%", iteration + 1, 100 * acc.accuracy)) }
+            }
+        }
+        let wall = monotonicSeconds() - start
+        let evaluation = try evaluate()
+        if isRoot {
+            if let e = evaluation { log(String(format: "test top-1 %.2f%% on %d images", 100 * e.accuracy, e.images)) }
+            if let dir = o.outputDirectory { try saveWeights(to: (dir as NSString).appendingPathComponent("weights.bin"), iteration: o.iterations) }
+        }
+        let images = Double(o.iterations * o.batchSize)
+        return TrainingResult(iterations: o.iterations, finalLoss: lastLoss, testAccuracy: evaluation?.accuracy,
+                              testImages: evaluation?.images ?? 0, wallSeconds: wall, imagesPerSecond: images / wall)
+    }
+
+    func banner() -> String {
+        let o = options
+        let bytes = replica.store.count * 4
+        return "training \(o.model.rawValue) (\(replica.store.count) parameters, \(bytes) gradient bytes) on \(o.dataset.rawValue)"
+            + " \(o.inputSize)px, \(comm.size) rank(s), global batch \(o.batchSize) (\(o.batchSize / comm.size) per rank),"
+            + " allreduce \(algorithm.rawValue), base-lr \(o.baseLR) \(o.lrPolicy.rawValue), \(o.iterations) iterations"
+    }
+
+    func record(iteration: Int, counters: TrafficCounters, step: Replica.StepResult, batch: Int, lr: Double,
+                times: (data: Double, compute: Double, comm: Double, update: Double, total: Double)) -> IterationRecord {
+        var sent = counters.bytesSent, received = counters.bytesReceived, messages = counters.messagesSent
+        if !algorithm.bytesAreCounted {
+            // Native MPI_Allreduce: the library's bytes are invisible; report the modelled figure.
+            let t = CommunicationModel.rankTraffic(.mpi, rank: comm.rank, worldSize: comm.size, count: replica.store.count)
+            sent = t.bytesSent; received = t.bytesReceived; messages = t.messagesSent
+        }
+        return IterationRecord(
+            rank: comm.rank, iteration: iteration, worldSize: comm.size, model: options.model.rawValue,
+            parameters: replica.store.count, gradientBytes: replica.store.count * 4, algorithm: algorithm.rawValue,
+            bytesSent: sent, bytesReceived: received, messagesSent: messages, bytesCounted: algorithm.bytesAreCounted,
+            commSeconds: times.comm, computeSeconds: times.compute, updateSeconds: times.update, dataSeconds: times.data,
+            iterationSeconds: times.total, batchSize: batch, globalBatchSize: options.batchSize,
+            loss: batch > 0 ? step.lossSum / Double(batch) : nil, learningRate: lr)
+    }
+
+    /// Gathers every rank's pending records to rank 0, which appends them ordered by iteration, then rank.
+    func flushMetrics() throws {
+        var lines = Data()
+        for r in pending { lines.append(contentsOf: Array(try MetricsWriter.line(for: r).utf8)); lines.append(0x0A) }
+        pending.removeAll(keepingCapacity: true)
+        guard let gathered = try comm.gatherBytes(Array(lines), root: 0), let writer = metrics else { return }
+        let records = try gathered.flatMap { try MetricsReader.parse(Data($0), source: "gathered metrics") }
+        try writer.write(contentsOf: records.sorted { ($0.iteration, $0.rank) < ($1.iteration, $1.rank) })
+    }
+
+    /// Test-set top-1, each rank taking every p-th image; nil without a test set.
+    func evaluate() throws -> (accuracy: Double, images: Int)? {
+        guard let test = test, replica.network != nil else { return nil }
+        let p = comm.size, batch = replica.localBatch
+        let mine = Array(stride(from: comm.rank, to: test.count, by: p))
+        var correct = 0
+        var i = 0
+        while i < mine.count {
+            let slice = mine[i..<min(i + batch, mine.count)]
+            correct += replica.countCorrect(dataset: test, indices: slice)
+            i += batch
+        }
+        let totals = try comm.allreduceSum([Double(correct), Double(mine.count)])
+        return (totals[0] / max(totals[1], 1), Int(totals[1]))
+    }
+
+    public func saveWeights(to path: String, iteration: Int) throws {
+        let header = WeightFile.Header(model: replica.network?.name ?? options.model.rawValue, count: replica.store.count,
+                                       tensors: replica.store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration)
+        try WeightFile(header: header, values: Array(replica.store.values)).write(to: path)
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+
+/// Saved parameters: a fixed little-endian header, the names and shapes of the
+/// tensors, the Float values in the order of the flat parameter buffer, and an
+/// FNV-1a checksum of everything before it (docs/formats.md).
+///
+///     magic "SQZWGT01" | u64 header length | header JSON (model, count, tensors) | f32 x count | u64 checksum
+///
+/// Written to a temporary file in the same folder, flushed, then renamed, so a
+/// crash never leaves a half-written file under the final name.
+public struct WeightFile: Equatable {
+    public struct Header: Codable, Equatable {
+        public var model: String
+        public var count: Int
+        public var tensors: [String]
+        public var iteration: Int
+    }
+
+    static let magic = Array("SQZWGT01".utf8)
+    public var header: Header
+    public var values: [Float]
+
+    public init(header: Header, values: [Float]) {
+        self.header = header
+        self.values = values
+    }
+
+    public func encoded() throws -> Data {
+        var data = Data(Self.magic)
+        let json = try JSONEncoder().encode(header)
+        data.appendLittleEndian(UInt64(json.count))
+        data.append(json)
+        // The machines this targets are little-endian: the raw Float bytes are the file's bytes.
+        values.withUnsafeBytes { data.append(contentsOf: $0) }
+        data.appendLittleEndian(fnv1a(data))
+        return data
+    }
+
+    public func write(to path: String) throws {
+        try atomicWrite(try encoded(), to: path)
+    }
+
+    public static func read(from path: String) throws -> WeightFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError.badInput("\(path): cannot read the weight file")
+        }
+        return try decode(data, path: path)
+    }
+
+    public static func decode(_ data: Data, path: String) throws -> WeightFile {
+        func bad(_ s: String) -> TrainingError { .badInput("\(path): \(s)") }
+        guard data.count >= 24, Array(data.prefix(8)) == magic else { throw bad("not a squeezenet-train weight file (bad magic)") }
+        let bytes = [UInt8](data)
+        let headerLength = Int(bytes.loadLittleEndian(UInt64.self, at: 8))
+        guard headerLength < data.count, 16 + headerLength + 8 <= data.count else { throw bad("truncated header") }
+        let header: Header
+        do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + headerLength)])) } catch {
+            throw bad("corrupt header")
+        }
+        let start = 16 + headerLength, expected = start + header.count * 4 + 8
+        guard data.count == expected else {
+            throw bad("\(data.count) bytes, expected \(expected) for \(header.count) parameters (truncated or padded)")
+        }
+        let stored = bytes.loadLittleEndian(UInt64.self, at: expected - 8)
+        guard fnv1a(bytes[0..<(expected - 8)]) == stored else { throw bad("checksum mismatch (corrupt file)") }
+        var values = [Float](repeating: 0, count: header.count)
+        values.withUnsafeMutableBytes { dst in bytes.withUnsafeBytes { src in
+            dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[start..<(start + header.count * 4)]))
+        } }
+        return WeightFile(header: header, values: values)
+    }
+}
+
+/// Writes `data` to `path` through a temporary file in the same folder, flushed and renamed.
+public func atomicWrite(_ data: Data, to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+    guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+        throw TrainingError.badInput("\(url.deletingLastPathComponent().path): cannot write here")
+    }
+    do {
+        let handle = try FileHandle(forWritingTo: temporary)
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
+        try handle.close()
+        if rename(temporary.path, url.path) != 0 { throw TrainingError.badInput("\(path): cannot rename into place") }
+    } catch {
+        try? FileManager.default.removeItem(at: temporary)
+        throw error as? TrainingError ?? TrainingError.badInput("\(path): write failed (\(error))")
+    }
+}
+
+extension Data {
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+}
+
+extension Array where Element == UInt8 {
+    func loadLittleEndian<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+    }
+}

@@ -1,0 +1,18 @@
+import ArgumentParser
+
+/// squeezenet-train: data-parallel SqueezeNet training over MPI, and the tools around it.
+@main
+struct SqueezeNetTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "squeezenet-train",
+        abstract: "Data-parallel SqueezeNet training over MPI (run it under mpirun for several workers).",
+        discussion: """
+        Examples:
+          squeezenet-train --iterations 200                     one process, Fashion-MNIST, SqueezeNet v1.0 at 32 px
+          mpirun -np 8 squeezenet-train --allreduce tree        8 workers, FireCaffe reduction tree
+          squeezenet-train --model v1.0 --classes 1000 --summary
+          squeezenet-train check-reference ../shared/reference/squeezenet_v1_0_c10_64px
+        """,
+        subcommands: [Train.self, CheckReference.self, Diff.self],
+        defaultSubcommand: Train.self)
+}

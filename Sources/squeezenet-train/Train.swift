@@ -1,0 +1,107 @@
+import ArgumentParser
+import Collectives
+import Foundation
+import NeuralNet
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train SqueezeNet (the default subcommand); under mpirun every process is one worker.")
+
+    @Option(help: "Model: v1.0, v1.1, or alexnet-payload (AlexNet-sized gradients, no compute).")
+    var model: String = "v1.0"
+    @Option(help: "Number of classes (10 for fashion-mnist).") var classes: Int = 10
+    @Option(help: "Square input size in pixels (Fashion-MNIST's 28x28 images are resized to it).") var inputSize: Int = 32
+    @Option(help: "Dataset: fashion-mnist or synthetic.") var dataset: String = "fashion-mnist"
+    @Option(help: "Folder with the Fashion-MNIST IDX .gz files.") var dataDir: String = "/usr/share/datasets/fashion-mnist"
+    @Option(help: "Use only the first N training images.") var trainLimit: Int?
+    @Option(help: "Use only the first N test images for evaluation.") var testLimit: Int?
+    @Option(help: "Global batch size, split evenly across the ranks.") var batchSize: Int = 64
+    @Option(help: "Iterations (global steps) to train.") var iterations: Int?
+    @Option(help: "Epochs to train instead of --iterations (the last incomplete batch of an epoch is dropped).")
+    var epochs: Double?
+    @Option(help: "Base learning rate.") var baseLR: Double = 0.01
+    @Option(help: "Momentum.") var momentum: Double = 0.9
+    @Option(help: "L2 weight decay (Caffe: added to the gradient).") var weightDecay: Double = 0.0002
+    @Option(help: "Learning-rate policy: poly, fixed or step.") var lrPolicy: String = "poly"
+    @Option(help: "Exponent of the poly policy.") var power: Double = 1.0
+    @Option(help: "Iterations between decays of the step policy.") var stepSize: Int = 1000
+    @Option(help: "Decay factor of the step policy.") var gamma: Double = 0.1
+    @Option(help: "Random seed (initial weights, data order, dropout).") var seed: UInt64 = 42
+    @Option(help: "Dropout probability before conv10.") var dropout: Double = 0.5
+    @Option(help: "Gradient allreduce: tree (FireCaffe), ring, mpi (native MPI_Allreduce) or ps (parameter server).")
+    var allreduce: String = "ring"
+    @Option(help: "Evaluate on the test set every N iterations (0: only at the end).") var evalEvery: Int = 0
+    @Option(help: "Print progress and write metrics every N iterations.") var logEvery: Int = 10
+    @Option(help: "Folder for metrics.jsonl and weights.bin (written by rank 0).") var output: String?
+    @Flag(help: "Print the model's per-layer table and parameter count, then exit.") var summary = false
+
+    func makeOptions() throws -> TrainingOptions {
+        var o = TrainingOptions()
+        guard let m = ModelKind(rawValue: model) else {
+            throw ValidationError("--model must be one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(model)'")
+        }
+        guard let d = DatasetKind(rawValue: dataset) else {
+            throw ValidationError("--dataset must be one of \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(dataset)'")
+        }
+        guard let policy = LRPolicyName(rawValue: lrPolicy) else {
+            throw ValidationError("--lr-policy must be one of poly, fixed, step, got '\(lrPolicy)'")
+        }
+        o.model = m; o.classes = classes; o.inputSize = inputSize; o.dataset = d; o.dataDirectory = dataDir
+        o.trainLimit = trainLimit; o.testLimit = testLimit; o.batchSize = batchSize
+        o.baseLR = baseLR; o.momentum = momentum; o.weightDecay = weightDecay; o.lrPolicy = policy
+        o.power = power; o.stepSize = stepSize; o.gamma = gamma; o.seed = seed; o.dropout = dropout
+        o.allreduce = allreduce; o.evalEvery = evalEvery; o.logEvery = logEvery; o.outputDirectory = output
+        if iterations != nil && epochs != nil { throw ValidationError("give --iterations or --epochs, not both") }
+        if let e = epochs {
+            guard e > 0 else { throw ValidationError("--epochs must be positive, got \(e)") }
+            let images = trainLimit ?? (d == .fashionMNIST ? 60_000 : 4096)
+            guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+            o.iterations = max(1, Int((e * Double(images / batchSize)).rounded()))
+        } else {
+            o.iterations = iterations ?? 500
+        }
+        try o.validate(worldSize: 1)  // rank-independent checks, before MPI starts
+        return o
+    }
+
+    func validate() throws { _ = try makeOptions() }
+
+    func run() throws {
+        let options = try makeOptions()
+        if summary {
+            print(ModelSummary.table(options))
+            return
+        }
+        let comm: Communicator
+        do { comm = try Communicator.initialize() } catch {
+            fail("cannot start MPI: \(error)")
+        }
+        do {
+            let trainer = try Trainer(options: options, communicator: comm) { print($0); fflush(stdout) }
+            let result = try trainer.run()
+            if comm.rank == 0 {
+                print(String(format: "done: %d iterations in %.1f s (%.1f img/s)%@", result.iterations, result.wallSeconds,
+                             result.imagesPerSecond, options.outputDirectory.map { ", output in \($0)" } ?? ""))
+            }
+            try comm.finalize()
+        } catch let error as TrainingError {
+            // Taken on values every rank shares: all ranks stop alike; rank 0 speaks for them.
+            if comm.rank == 0 { printError("\(error)") }
+            try? comm.finalize()
+            Foundation.exit(1)
+        } catch {
+            printError("rank \(comm.rank): \(error)")
+            comm.abort(code: 1)
+        }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+}
+
+func fail(_ message: String) -> Never {
+    printError(message)
+    Foundation.exit(1)
+}

@@ -1,0 +1,150 @@
+import NeuralNet
+import XCTest
+
+/// Finite-difference checks for every layer type (STYLE.md habit 4).
+final class LayerGradientTests: XCTestCase {
+    func randomizeParameters(_ store: ParameterStore, seed: UInt64 = 5) {
+        store.allocate()
+        var rng = SeededGenerator(seed: seed)
+        for i in 0..<store.count { store.values[i] = (rng.nextUnitFloat() * 2 - 1) * 0.5 }
+    }
+
+    func testConvolutionWithStridePaddingAndBias() {
+        let store = ParameterStore()
+        let conv = Conv2D("conv", input: Shape(n: 2, c: 3, h: 7, w: 6), outChannels: 4, kernel: 3, stride: 2, pad: 1, store: store)
+        randomizeParameters(store)
+        XCTAssertEqual(conv.outputShape, Shape(n: 2, c: 4, h: 4, w: 3))
+        GradientCheck().check(conv, store: store, input: randomTensor(conv.inputShape))
+    }
+
+    func testPointwiseConvolution() {
+        let store = ParameterStore()
+        let conv = Conv2D("conv1x1", input: Shape(n: 3, c: 5, h: 4, w: 4), outChannels: 6, kernel: 1, store: store)
+        randomizeParameters(store)
+        GradientCheck().check(conv, store: store, input: randomTensor(conv.inputShape))
+    }
+
+    func testGroupedConvolution() {
+        let store = ParameterStore()
+        let conv = Conv2D("grouped", input: Shape(n: 2, c: 4, h: 5, w: 5), outChannels: 6, kernel: 3, pad: 1, groups: 2, store: store)
+        randomizeParameters(store)
+        XCTAssertEqual(conv.weight.shape, [6, 2, 3, 3])
+        GradientCheck().check(conv, store: store, input: randomTensor(conv.inputShape))
+    }
+
+    func testConvolutionMatchesDirectSum() {
+        // y[o, oy, ox] = b[o] + sum_{c, ky, kx} w[o, c, ky, kx] * x[c, oy*s - p + ky, ox*s - p + kx]
+        let store = ParameterStore()
+        let conv = Conv2D("conv", input: Shape(n: 1, c: 2, h: 5, w: 4), outChannels: 3, kernel: 3, stride: 2, pad: 1, store: store)
+        randomizeParameters(store)
+        let x = randomTensor(conv.inputShape)
+        let y = conv.forward(x, training: false)
+        let w = store.value(conv.weight), b = store.value(conv.bias)
+        for o in 0..<3 { for oy in 0..<y.shape.h { for ox in 0..<y.shape.w {
+            var s = Double(b[o])
+            for c in 0..<2 { for ky in 0..<3 { for kx in 0..<3 {
+                let iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx
+                guard iy >= 0, iy < 5, ix >= 0, ix < 4 else { continue }
+                s += Double(w[((o * 2 + c) * 3 + ky) * 3 + kx]) * Double(x.data[(c * 5 + iy) * 4 + ix])
+            } } }
+            XCTAssertEqual(Double(y.data[(o * y.shape.h + oy) * y.shape.w + ox]), s, accuracy: 1e-5)
+        } } }
+    }
+
+    func testReLU() {
+        let relu = ReLU("relu", input: Shape(n: 2, c: 3, h: 4, w: 4))
+        GradientCheck(h: 1e-3).check(relu, store: ParameterStore(), input: wellSeparatedTensor(relu.inputShape))
+    }
+
+    func testCeilModeMaxPoolWithWindowsOverTheEdge() {
+        // 6x6, 3x3/2: floor mode gives 2x2; Caffe's ceil mode gives 3x3, the last
+        // window covering only rows/columns 4..5.
+        let pool = MaxPool2D("pool", input: Shape(n: 2, c: 3, h: 6, w: 6), kernel: 3, stride: 2)
+        XCTAssertEqual(pool.outputShape, Shape(n: 2, c: 3, h: 3, w: 3))
+        let x = wellSeparatedTensor(pool.inputShape)
+        let y = pool.forward(x, training: true)
+        let lastWindow = [4 * 6 + 4, 4 * 6 + 5, 5 * 6 + 4, 5 * 6 + 5].map { x.data[$0] }.max()!
+        XCTAssertEqual(y.data[8], lastWindow, "last window must be clipped to the input")
+        GradientCheck(h: 1e-3).check(pool, store: ParameterStore(), input: x)
+    }
+
+    func testMaxPoolOutputSizes() {
+        XCTAssertEqual(MaxPool2D.ceilOutputSize(109, kernel: 3, stride: 2, pad: 0), 54)  // SqueezeNet pool1 at 224
+        XCTAssertEqual(MaxPool2D.ceilOutputSize(14, kernel: 3, stride: 2, pad: 0), 7)    // floor would give 6
+        XCTAssertEqual(MaxPool2D.ceilOutputSize(13, kernel: 3, stride: 2, pad: 0), 6)
+    }
+
+    func testGlobalAveragePool() {
+        let pool = GlobalAvgPool("gap", input: Shape(n: 2, c: 3, h: 3, w: 5))
+        GradientCheck().check(pool, store: ParameterStore(), input: randomTensor(pool.inputShape))
+    }
+
+    func testDropoutTrainingAndEvaluation() {
+        let drop = Dropout("drop", input: Shape(n: 4, c: 8, h: 3, w: 3), probability: 0.5)
+        drop.seed = 11
+        let x = randomTensor(drop.inputShape)
+        let y = drop.forward(x, training: true)
+        let zeros = (0..<y.count).filter { y.data[$0] == 0 }.count
+        XCTAssertGreaterThan(zeros, y.count / 4)
+        XCTAssertLessThan(zeros, 3 * y.count / 4)
+        for i in 0..<y.count where y.data[i] != 0 { XCTAssertEqual(y.data[i], 2 * x.data[i]) }
+        GradientCheck().check(drop, store: ParameterStore(), input: x, training: true)
+        let again = Array(drop.forward(x, training: true).buffer)
+        XCTAssertEqual(again, Array(y.buffer), "same seed must give the same mask")
+        XCTAssertEqual(Array(drop.forward(x, training: false).buffer), Array(x.buffer), "identity in evaluation")
+    }
+
+    func testFireModule() {
+        let store = ParameterStore()
+        let fire = Fire("fire", input: Shape(n: 2, c: 6, h: 5, w: 5), squeeze: 4, expand1x1: 4, expand3x3: 6, store: store)
+        // Small weights and biases of +-1 alternating by channel: every inner ReLU is
+        // clearly on or off (margin > 0.5), so finite differences cross no kink while
+        // both the live and the dead paths through the module are exercised.
+        randomizeParameters(store)
+        for ref in store.refs {
+            let p = store.value(ref)
+            if ref.name.hasSuffix("bias") {
+                for i in 0..<ref.count { p[i] = i % 2 == 0 ? 1 : -1 }
+            } else {
+                for i in 0..<ref.count { p[i] *= 0.1 }
+            }
+        }
+        XCTAssertEqual(fire.outputShape, Shape(n: 2, c: 9, h: 5, w: 5))
+        GradientCheck().check(fire, store: store, input: randomTensor(fire.inputShape))
+    }
+
+    func testConcatOrderAndSplit() {
+        let concat = Concat("cat", inputs: [Shape(n: 2, c: 1, h: 1, w: 2), Shape(n: 2, c: 2, h: 1, w: 2)])
+        let a = Tensor(Shape(n: 2, c: 1, h: 1, w: 2), values: [1, 2, 3, 4])
+        let b = Tensor(Shape(n: 2, c: 2, h: 1, w: 2), values: [5, 6, 7, 8, 9, 10, 11, 12])
+        let y = concat.forward([a, b])
+        XCTAssertEqual(y.array, [1, 2, 5, 6, 7, 8, 3, 4, 9, 10, 11, 12])
+        let parts = concat.backward(y)
+        XCTAssertEqual(parts[0].array, a.array)
+        XCTAssertEqual(parts[1].array, b.array)
+    }
+
+    func testSoftmaxCrossEntropy() {
+        let loss = SoftmaxCrossEntropy(batch: 3, classes: 4)
+        let logits = randomTensor(Shape(n: 3, c: 4, h: 1, w: 1))
+        let labels: [Int32] = [2, 0, 3]
+        func value() -> Double { labels.withUnsafeBufferPointer { loss.forwardBackward(logits: logits, labels: $0).loss } }
+        // Hand-computed for the first sample: -log softmax(z)[2], averaged over 3 samples.
+        let l = value()
+        let analytic = loss.gradient.array
+        var expected = 0.0
+        for i in 0..<3 {
+            let z = (0..<4).map { Double(logits.data[i * 4 + $0]) }
+            expected += log(z.map { exp($0) }.reduce(0, +)) - z[Int(labels[i])]
+        }
+        XCTAssertEqual(l, expected / 3, accuracy: 1e-6)
+        let h: Float = 1e-2
+        for j in 0..<logits.count {
+            let saved = logits.data[j]
+            logits.data[j] = saved + h; let plus = value()
+            logits.data[j] = saved - h; let minus = value()
+            logits.data[j] = saved
+            XCTAssertEqual((plus - minus) / Double(2 * h), Double(analytic[j]), accuracy: 1e-4)
+        }
+    }
+}
