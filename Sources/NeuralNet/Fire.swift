@@ -19,14 +19,18 @@ public final class Fire: Layer {
         squeeze.forwardMACsPerImage + expand1x1.forwardMACsPerImage + expand3x3.forwardMACsPerImage
     }
 
-    public init(_ name: String, input: Shape, squeeze s: Int, expand1x1 e1: Int, expand3x3 e3: Int, store: ParameterStore) {
+    public init(_ name: String, input: Shape, squeeze s: Int, expand1x1 e1: Int, expand3x3 e3: Int,
+                convInit: ConvInit = .xavier, store: ParameterStore) {
+        func fill(_ s: Shape, _ k: Int) -> Initializer { convInit.initializer(fanIn: s.c * k * k) }
         self.name = name
         inputShape = input
-        squeeze = Conv2D("\(name).squeeze1x1", input: input, outChannels: s, kernel: 1, store: store)
+        squeeze = Conv2D("\(name).squeeze1x1", input: input, outChannels: s, kernel: 1, weightInit: fill(input, 1), store: store)
         squeezeReLU = ReLU("\(name).squeeze1x1.relu", input: squeeze.outputShape)
-        expand1x1 = Conv2D("\(name).expand1x1", input: squeeze.outputShape, outChannels: e1, kernel: 1, store: store)
+        expand1x1 = Conv2D("\(name).expand1x1", input: squeeze.outputShape, outChannels: e1, kernel: 1,
+                           weightInit: fill(squeeze.outputShape, 1), store: store)
         expand1x1ReLU = ReLU("\(name).expand1x1.relu", input: expand1x1.outputShape)
-        expand3x3 = Conv2D("\(name).expand3x3", input: squeeze.outputShape, outChannels: e3, kernel: 3, pad: 1, store: store)
+        expand3x3 = Conv2D("\(name).expand3x3", input: squeeze.outputShape, outChannels: e3, kernel: 3, pad: 1,
+                           weightInit: fill(squeeze.outputShape, 3), store: store)
         expand3x3ReLU = ReLU("\(name).expand3x3.relu", input: expand3x3.outputShape)
         concat = Concat("\(name).concat", inputs: [expand1x1.outputShape, expand3x3.outputShape])
         squeezeGradient = Tensor(squeeze.outputShape)

@@ -65,7 +65,10 @@ public struct NetworkBuilder {
     public private(set) var layers: [Layer] = []
     let inputShape: Shape
 
-    public init(input: Shape) { shape = input; inputShape = input }
+    /// The filler for convolutions that do not name their own.
+    public var defaultConvInit: ConvInit = .xavier
+
+    public init(input: Shape, convInit: ConvInit = .xavier) { shape = input; inputShape = input; defaultConvInit = convInit }
 
     public mutating func add(_ make: (Shape, ParameterStore) -> Layer) {
         let layer = make(shape, store)
@@ -75,8 +78,12 @@ public struct NetworkBuilder {
 
     public mutating func conv(_ name: String, _ out: Int, kernel: Int, stride: Int = 1, pad: Int = 0, groups: Int = 1,
                               weightInit: Initializer? = nil, relu: Bool = true) {
-        add { Conv2D(name, input: $0, outChannels: out, kernel: kernel, stride: stride, pad: pad, groups: groups,
-                     weightInit: weightInit, store: $1) }
+        let fallback = defaultConvInit
+        add { s, store in
+            let fanIn = s.c / groups * kernel * kernel
+            return Conv2D(name, input: s, outChannels: out, kernel: kernel, stride: stride, pad: pad, groups: groups,
+                          weightInit: weightInit ?? fallback.initializer(fanIn: fanIn), store: store)
+        }
         if relu { add { s, _ in ReLU("\(name).relu", input: s) } }
     }
 
@@ -85,7 +92,8 @@ public struct NetworkBuilder {
     }
 
     public mutating func fire(_ name: String, squeeze: Int, expand: Int) {
-        add { Fire(name, input: $0, squeeze: squeeze, expand1x1: expand, expand3x3: expand, store: $1) }
+        let fill = defaultConvInit
+        add { Fire(name, input: $0, squeeze: squeeze, expand1x1: expand, expand3x3: expand, convInit: fill, store: $1) }
     }
 
     public mutating func dropout(_ name: String, _ p: Float) { add { s, _ in Dropout(name, input: s, probability: p) } }
@@ -95,5 +103,13 @@ public struct NetworkBuilder {
         store.allocate()
         store.initialize(seed: seed)
         return Network(name: name, store: store, inputShape: inputShape, layers: layers)
+    }
+}
+
+/// Weight filler for convolutions: Caffe's prototxt uses Xavier; torchvision uses Kaiming.
+public enum ConvInit: String, CaseIterable, Codable {
+    case xavier, kaiming
+    public func initializer(fanIn: Int) -> Initializer {
+        self == .xavier ? .xavier(fanIn: fanIn) : .kaiming(fanIn: fanIn)
     }
 }

@@ -2,6 +2,8 @@
 public enum Initializer: Equatable {
     /// Caffe "xavier": uniform in +-sqrt(3 / fanIn).
     case xavier(fanIn: Int)
+    /// He/Kaiming uniform (torchvision's SqueezeNet): uniform in +-sqrt(6 / fanIn).
+    case kaiming(fanIn: Int)
     case gaussian(std: Float)
     case constant(Float)
 }
@@ -65,6 +67,9 @@ public final class ParameterStore {
             switch ref.initializer {
             case .xavier(let fanIn):
                 let bound = (3.0 / Float(fanIn)).squareRoot()
+                for i in 0..<ref.count { p[i] = (rng.nextUnitFloat() * 2 - 1) * bound }
+            case .kaiming(let fanIn):
+                let bound = (6.0 / Float(fanIn)).squareRoot()
                 for i in 0..<ref.count { p[i] = (rng.nextUnitFloat() * 2 - 1) * bound }
             case .gaussian(let std):
                 for i in 0..<ref.count { p[i] = rng.nextGaussian() * std }

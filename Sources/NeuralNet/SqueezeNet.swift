@@ -6,8 +6,8 @@ public enum SqueezeNet {
     public enum Version: String, CaseIterable { case v1_0 = "v1.0", v1_1 = "v1.1" }
 
     public static func make(_ version: Version, classes: Int, inputChannels: Int = 3, inputSize: Int,
-                            batch: Int, dropout: Float = 0.5, seed: UInt64 = 42) -> Network {
-        var b = NetworkBuilder(input: Shape(n: batch, c: inputChannels, h: inputSize, w: inputSize))
+                            batch: Int, dropout: Float = 0.5, seed: UInt64 = 42, convInit: ConvInit = .xavier) -> Network {
+        var b = NetworkBuilder(input: Shape(n: batch, c: inputChannels, h: inputSize, w: inputSize), convInit: convInit)
         switch version {
         case .v1_0:
             b.conv("conv1", 96, kernel: 7, stride: 2)

@@ -49,6 +49,8 @@ public struct TrainingOptions: Codable, Equatable {
     public var gamma: Double = 0.1
     public var seed: UInt64 = 42
     public var dropout: Double = 0.5
+    /// Convolution filler: Caffe's Xavier (the prototxt) or torchvision's Kaiming.
+    public var convInit: ConvInit = .kaiming
     public var allreduce: String = "ring"
     /// Evaluate on the test set every N iterations (0: only at the end).
     public var evalEvery: Int = 0

@@ -19,7 +19,8 @@ final class Replica {
         labels.initialize(repeating: 0, count: max(localBatch, 1))
         if let version = options.model.squeezeNetVersion {
             let net = SqueezeNet.make(version, classes: options.classes, inputSize: options.inputSize,
-                                      batch: localBatch, dropout: Float(options.dropout), seed: options.seed)
+                                      batch: localBatch, dropout: Float(options.dropout), seed: options.seed,
+                                      convInit: options.convInit)
             network = net
             store = net.store
             input = Tensor(net.inputShape)

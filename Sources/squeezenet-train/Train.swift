@@ -29,6 +29,8 @@ struct Train: ParsableCommand {
     @Option(help: "Decay factor of the step policy.") var gamma: Double = 0.1
     @Option(help: "Random seed (initial weights, data order, dropout).") var seed: UInt64 = 42
     @Option(help: "Dropout probability before conv10.") var dropout: Double = 0.5
+    @Option(help: "Convolution weight filler: xavier (Caffe's prototxt) or kaiming (torchvision).")
+    var weightInit: String = "kaiming"
     @Option(help: "Gradient allreduce: tree (FireCaffe), ring, mpi (native MPI_Allreduce) or ps (parameter server).")
     var allreduce: String = "ring"
     @Option(help: "Evaluate on the test set every N iterations (0: only at the end).") var evalEvery: Int = 0
@@ -47,6 +49,10 @@ struct Train: ParsableCommand {
         guard let policy = LRPolicyName(rawValue: lrPolicy) else {
             throw ValidationError("--lr-policy must be one of poly, fixed, step, got '\(lrPolicy)'")
         }
+        guard let fill = ConvInit(rawValue: weightInit) else {
+            throw ValidationError("--weight-init must be xavier or kaiming, got '\(weightInit)'")
+        }
+        o.convInit = fill
         o.model = m; o.classes = classes; o.inputSize = inputSize; o.dataset = d; o.dataDirectory = dataDir
         o.trainLimit = trainLimit; o.testLimit = testLimit; o.batchSize = batchSize
         o.baseLR = baseLR; o.momentum = momentum; o.weightDecay = weightDecay; o.lrPolicy = policy
