@@ -1,0 +1,102 @@
+import Foundation
+import Metrics
+import TestSupport
+import Training
+import XCTest
+
+/// Real `mpirun` jobs of the trainer: p ranks against one process, startup
+/// agreement, and errors that reach every rank.
+final class DistributedTrainingTests: XCTestCase {
+    let binary = TestPaths.executable("squeezenet-train").path
+
+    func common(_ out: URL, iterations: Int = 4, batch: Int = 24) -> [String] {
+        ["--model", "v1.1", "--input-size", "32", "--train-limit", "480", "--test-limit", "96",
+         "--batch-size", String(batch), "--iterations", String(iterations), "--dropout", "0",
+         "--log-every", "2", "--output", out.path]
+    }
+
+    func weights(_ dir: URL) throws -> WeightFile { try WeightFile.read(from: dir.appendingPathComponent("weights.bin").path) }
+
+    /// k steps on p ranks with per-rank batch b equal k steps in one process with
+    /// batch p*b on the same samples. Summation order differs (per-rank means,
+    /// chunked GEMMs), so the weights agree to float rounding, not bit for bit:
+    /// tolerance 1e-4 of max|w| after 4 steps (observed ~1e-7).
+    func testRanksMatchOneProcessForTreeAndRing() throws {
+        let single = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: single) }
+        let one = try ProcessRunner.run(binary, common(single), environment: ["OPENBLAS_NUM_THREADS": "1"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let reference = try weights(single)
+        for algorithm in ["tree", "ring"] {
+            for ranks in [3, 4] {
+                let dir = TestPaths.temporaryDirectory()
+                defer { try? FileManager.default.removeItem(at: dir) }
+                let r = try ProcessRunner.mpirun(ranks, binary, common(dir) + ["--allreduce", algorithm])
+                XCTAssertEqual(r.status, 0, "\(algorithm) np=\(ranks): \(r.stderr)")
+                let w = try weights(dir)
+                let diff = relativeMaxDifference(w.values, reference.values)
+                print("np=\(ranks) \(algorithm) vs one process: max|a-b|/max|b| = \(diff)")
+                XCTAssertLessThan(diff, 1e-4, "\(algorithm) np=\(ranks)")
+                XCTAssertNotEqual(w.values, try initialWeights(), "training must have moved the weights")
+                let records = try MetricsReader.read(dir.appendingPathComponent("metrics.jsonl").path)
+                XCTAssertEqual(records.count, 4 * ranks, "one record per rank per iteration")
+                XCTAssertEqual(Set(records.map(\.rank)), Set(0..<ranks))
+                XCTAssertTrue(records.allSatisfy { $0.bytesCounted && $0.batchSize == 24 / ranks && $0.algorithm == algorithm })
+            }
+        }
+    }
+
+    func initialWeights() throws -> [Float] {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var args = common(dir)
+        args += ["--base-lr", "1e-30", "--momentum", "0", "--weight-decay", "0"]
+        _ = try ProcessRunner.run(binary, args)
+        return try weights(dir).values
+    }
+
+    func testRanksStartedWithDifferentOptionsStopWithAClearError() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = common(dir)
+        let r = try ProcessRunner.mpirunMPMD([[binary] + base + ["--seed", "1"], [binary] + base + ["--seed", "2"],
+                                              [binary] + base + ["--seed", "1"]], timeout: 60)
+        XCTAssertFalse(r.timedOut, "ranks that disagree must not hang")
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("ranks 1 were started with options or data that differ"), r.stderr)
+    }
+
+    func testMissingDataOnEveryRankIsOneLineAndNonZero() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ProcessRunner.mpirun(3, binary, common(dir) + ["--data-dir", "/nonexistent"], timeout: 60)
+        XCTAssertFalse(r.timedOut)
+        XCTAssertNotEqual(r.status, 0)
+        let errors = r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        XCTAssertEqual(errors.count, 1, r.stderr)
+        XCTAssertTrue(errors.first?.contains("/nonexistent/train-images-idx3-ubyte") ?? false, r.stderr)
+    }
+
+    func testBatchThatDoesNotDivideAcrossRanksIsRejected() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ProcessRunner.mpirun(4, binary, common(dir, batch: 30), timeout: 60)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--batch-size 30 is the global batch and must divide evenly across 4 ranks"), r.stderr)
+    }
+
+    func testAlexNetPayloadBytesPerIteration() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ProcessRunner.mpirun(2, binary, ["--model", "alexnet-payload", "--iterations", "2", "--batch-size", "2",
+                                                     "--allreduce", "ps", "--log-every", "1", "--output", dir.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let records = try MetricsReader.read(dir.appendingPathComponent("metrics.jsonl").path)
+        XCTAssertEqual(records.count, 4)
+        for rec in records {
+            XCTAssertEqual(rec.parameters, 60_965_224)
+            XCTAssertEqual(rec.bytesSent, 243_860_896, "each of 2 ranks sends exactly one AlexNet gradient")
+            XCTAssertEqual(rec.bytesReceived, 243_860_896)
+        }
+    }
+}
