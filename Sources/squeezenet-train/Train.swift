@@ -67,7 +67,14 @@ struct Train: ParsableCommand {
         } else {
             o.iterations = iterations ?? 500
         }
-        try o.validate(worldSize: 1)  // rank-independent checks, before MPI starts
+        if summary {
+            // The table needs no data: only the model options matter.
+            var check = o
+            check.dataset = .synthetic
+            try check.validate(worldSize: 1)
+        } else {
+            try o.validate(worldSize: 1)  // rank-independent checks, before MPI starts
+        }
         return o
     }
 

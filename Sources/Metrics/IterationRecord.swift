@@ -1,0 +1,108 @@
+// One line of `<output>/metrics.jsonl`: what one rank did in one iteration.
+// The schema (every field, its unit, measured or modelled) is in docs/metrics.md.
+import Foundation
+
+/// One rank's account of one training iteration, serialised as one JSON object
+/// per line (JSON Lines) with snake_case keys.
+///
+/// Invariants the writer relies on and the report assumes:
+/// - every rank of a run writes one record per iteration, with the same
+///   `iteration`, `worldSize`, `model`, `parameters`, `gradientBytes` and `algorithm`;
+/// - times are wall-clock seconds measured on that rank;
+/// - `bytesSent`/`bytesReceived`/`messagesSent` cover the gradient exchange of this
+///   iteration only. When `bytesCounted` is false (native `MPI_Allreduce`, whose
+///   traffic we cannot observe) they hold the figure of `CommunicationModel`.
+public struct IterationRecord: Codable, Equatable, Sendable {
+    /// This process's rank in `0..<worldSize`.
+    public var rank: Int
+    /// Zero-based training iteration (continues across a resume).
+    public var iteration: Int
+    /// Number of data-parallel workers (MPI ranks).
+    public var worldSize: Int
+    /// Model name as given on the command line, e.g. "v1.0", "v1.1", "alexnet".
+    public var model: String
+    /// Trainable parameters (weights + biases).
+    public var parameters: Int
+    /// Bytes of gradient exchanged per allreduce (4 x parameters for fp32).
+    public var gradientBytes: Int
+    /// Allreduce algorithm: "tree", "ring", "ps", "mpi" (or "none" with one rank).
+    public var algorithm: String
+    /// Bytes this rank sent during the gradient exchange.
+    public var bytesSent: Int
+    /// Bytes this rank received during the gradient exchange.
+    public var bytesReceived: Int
+    /// Point-to-point messages this rank sent during the gradient exchange.
+    public var messagesSent: Int
+    /// True when the byte and message fields were counted at send/receive;
+    /// false when they are modelled (native MPI_Allreduce).
+    public var bytesCounted: Bool
+    /// Seconds spent in gradient communication (including waiting for peers).
+    public var commSeconds: Double
+    /// Seconds of forward + backward.
+    public var computeSeconds: Double
+    /// Seconds of the optimizer step.
+    public var updateSeconds: Double
+    /// Seconds spent producing the batch (loading, augmenting, copying).
+    public var dataSeconds: Double
+    /// Wall-clock seconds of the whole iteration on this rank.
+    public var iterationSeconds: Double
+    /// Images processed by this rank this iteration.
+    public var batchSize: Int
+    /// Images processed by all ranks together this iteration.
+    public var globalBatchSize: Int
+    /// Mean loss over this rank's local batch (nil if not computed; NaN allowed).
+    public var loss: Double?
+    /// Learning rate used for this iteration's update.
+    public var learningRate: Double
+    /// Communication seconds not hidden behind backward (bucketed overlap only).
+    public var exposedCommSeconds: Double?
+
+    public init(rank: Int, iteration: Int, worldSize: Int, model: String,
+                parameters: Int, gradientBytes: Int, algorithm: String,
+                bytesSent: Int, bytesReceived: Int, messagesSent: Int, bytesCounted: Bool,
+                commSeconds: Double, computeSeconds: Double, updateSeconds: Double,
+                dataSeconds: Double, iterationSeconds: Double,
+                batchSize: Int, globalBatchSize: Int, loss: Double? = nil,
+                learningRate: Double, exposedCommSeconds: Double? = nil) {
+        self.rank = rank
+        self.iteration = iteration
+        self.worldSize = worldSize
+        self.model = model
+        self.parameters = parameters
+        self.gradientBytes = gradientBytes
+        self.algorithm = algorithm
+        self.bytesSent = bytesSent
+        self.bytesReceived = bytesReceived
+        self.messagesSent = messagesSent
+        self.bytesCounted = bytesCounted
+        self.commSeconds = commSeconds
+        self.computeSeconds = computeSeconds
+        self.updateSeconds = updateSeconds
+        self.dataSeconds = dataSeconds
+        self.iterationSeconds = iterationSeconds
+        self.batchSize = batchSize
+        self.globalBatchSize = globalBatchSize
+        self.loss = loss
+        self.learningRate = learningRate
+        self.exposedCommSeconds = exposedCommSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case rank, iteration, model, parameters, algorithm, loss
+        case worldSize = "world_size"
+        case gradientBytes = "gradient_bytes"
+        case bytesSent = "bytes_sent"
+        case bytesReceived = "bytes_received"
+        case messagesSent = "messages_sent"
+        case bytesCounted = "bytes_counted"
+        case commSeconds = "comm_seconds"
+        case computeSeconds = "compute_seconds"
+        case updateSeconds = "update_seconds"
+        case dataSeconds = "data_seconds"
+        case iterationSeconds = "iteration_seconds"
+        case batchSize = "batch_size"
+        case globalBatchSize = "global_batch_size"
+        case learningRate = "learning_rate"
+        case exposedCommSeconds = "exposed_comm_seconds"
+    }
+}
