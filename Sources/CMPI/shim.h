@@ -21,3 +21,7 @@ static inline int cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 static inline int cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 static inline int cmpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
+// Added for Collectives: in-place collectives and the processor-name buffer size.
+static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
+static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
+static inline MPI_Datatype cmpi_int32(void) { return MPI_INT32_T; }

@@ -1,0 +1,127 @@
+// MPI collectives the trainer needs around the gradient exchange: broadcasting
+// initial weights and configuration, a start-up fingerprint check, gathering
+// per-rank metrics, reducing scalars, and the native MPI_Allreduce. These run
+// inside MPI, which picks its own message pattern, so none of them is counted in
+// `TrafficCounters` (the native allreduce adds only its time).
+import CMPI
+
+extension Communicator {
+    /// MPI_Bcast of `buffer` from `root`; every rank passes a buffer of the same length.
+    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
+        try broadcast(UnsafeMutableRawBufferPointer(buffer), root: root)
+    }
+
+    /// MPI_Bcast of raw bytes from `root`; every rank passes a buffer of the same length.
+    public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
+        try checkPeer(root, "broadcast")
+        let base = bytes.baseAddress
+        var offset = 0
+        while offset < bytes.count {
+            let length = min(maxMessageBytes, bytes.count - offset)
+            try mpiCheck(MPI_Bcast(base.map { $0 + offset }, Int32(length), cmpi_byte(), Int32(root), world),
+                         "MPI_Bcast(root \(root))")
+            offset += length
+        }
+    }
+
+    /// Broadcasts a byte array of any length from `root`: on return every rank's
+    /// `bytes` equals root's (the length travels first).
+    public func broadcast(bytes: inout [UInt8], root: Int) throws {
+        var length = [UInt64(bytes.count)]
+        try length.withUnsafeMutableBytes { try broadcast($0, root: root) }
+        if rank != root { bytes = [UInt8](repeating: 0, count: Int(length[0])) }
+        try bytes.withUnsafeMutableBytes { try broadcast($0, root: root) }
+    }
+
+    /// MPI_Allgather of a fixed-size array: result[r] is rank r's `values`.
+    /// Throws if ranks pass arrays of different lengths (checked first).
+    public func allgather(_ values: [UInt64]) throws -> [[UInt64]] {
+        let lengths = try allgatherScalar(UInt64(values.count))
+        guard Set(lengths).count == 1 else {
+            throw usageError("allgather", "ranks passed different lengths \(lengths)")
+        }
+        let n = values.count
+        guard n > 0 else { return Array(repeating: [], count: size) }
+        guard n * size <= Int(Int32.max) else { throw usageError("allgather", "\(n * size) values overflow Int32") }
+        var flat = [UInt64](repeating: 0, count: n * size)
+        try values.withUnsafeBufferPointer { mine in
+            try flat.withUnsafeMutableBufferPointer { all in
+                try mpiCheck(MPI_Allgather(mine.baseAddress, Int32(n), cmpi_uint64(),
+                                           all.baseAddress, Int32(n), cmpi_uint64(), world), "MPI_Allgather")
+            }
+        }
+        return (0..<size).map { Array(flat[($0 * n)..<($0 * n + n)]) }
+    }
+
+    /// Gathers a byte array of any length from every rank to `root` (MPI_Gatherv).
+    /// Returns rank order arrays on `root`, nil on every other rank.
+    public func gatherBytes(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]? {
+        try checkPeer(root, "gatherBytes")
+        var myLength = Int32(clamping: bytes.count)
+        var lengths = [Int32](repeating: 0, count: rank == root ? size : 0)
+        try mpiCheck(MPI_Gather(&myLength, 1, cmpi_int32(), &lengths, 1, cmpi_int32(), Int32(root), world),
+                     "MPI_Gather(lengths, root \(root))")
+        var displacements = [Int32](repeating: 0, count: lengths.count)
+        var total = 0
+        for r in 0..<lengths.count {
+            displacements[r] = Int32(clamping: total)
+            total += Int(lengths[r])
+        }
+        // Every rank must call MPI_Gatherv even if root would reject the total, so
+        // an oversize total is reported after the call on root only.
+        let fits = total <= Int(Int32.max) && bytes.count <= Int(Int32.max)
+        var all = [UInt8](repeating: 0, count: fits ? max(total, 1) : 1)
+        try bytes.withUnsafeBufferPointer { mine in
+            try mpiCheck(MPI_Gatherv(mine.baseAddress, myLength, cmpi_byte(), &all, &lengths, &displacements,
+                                     cmpi_byte(), Int32(root), world), "MPI_Gatherv(root \(root))")
+        }
+        guard rank == root else { return nil }
+        guard fits else { throw usageError("gatherBytes", "gathered \(total) bytes overflow Int32") }
+        return (0..<size).map { r in
+            let start = Int(displacements[r])
+            return Array(all[start..<(start + Int(lengths[r]))])
+        }
+    }
+
+    /// The maximum of `value` over all ranks (e.g. the slowest rank's time).
+    public func allreduceMax(_ value: Double) throws -> Double {
+        try allreduceDoubles([value], op: cmpi_max(), "MPI_Allreduce(max)")[0]
+    }
+
+    /// The sum of `value` over all ranks.
+    public func allreduceSum(_ value: Double) throws -> Double {
+        try allreduceDoubles([value], op: cmpi_sum(), "MPI_Allreduce(sum)")[0]
+    }
+
+    /// Element-wise sum over all ranks (e.g. loss and correct-count together).
+    public func allreduceSum(_ values: [Double]) throws -> [Double] {
+        try allreduceDoubles(values, op: cmpi_sum(), "MPI_Allreduce(sum)")
+    }
+
+    /// Native MPI_Allreduce(MPI_IN_PLACE, MPI_SUM) of `buffer`, in messages of at
+    /// most `maxMessageBytes` (each an independent allreduce). Adds its time, but
+    /// no bytes, to the counters: what MPI sends is not observable from here.
+    public func nativeAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        guard size > 1, let base = buffer.baseAddress else { return }
+        let start = MPI_Wtime()
+        defer { recordSeconds(since: start) }
+        try forEachMessage(count: buffer.count) { offset, length in
+            try mpiCheck(MPI_Allreduce(cmpi_in_place(), base + offset, Int32(length), cmpi_float(),
+                                       cmpi_sum(), world), "MPI_Allreduce(in place, sum)")
+        }
+    }
+
+    private func allgatherScalar(_ value: UInt64) throws -> [UInt64] {
+        var mine = value
+        var all = [UInt64](repeating: 0, count: size)
+        try mpiCheck(MPI_Allgather(&mine, 1, cmpi_uint64(), &all, 1, cmpi_uint64(), world), "MPI_Allgather(length)")
+        return all
+    }
+
+    private func allreduceDoubles(_ values: [Double], op: MPI_Op, _ call: String) throws -> [Double] {
+        var result = values
+        guard !values.isEmpty else { return result }
+        try mpiCheck(MPI_Allreduce(cmpi_in_place(), &result, Int32(values.count), cmpi_double(), op, world), call)
+        return result
+    }
+}

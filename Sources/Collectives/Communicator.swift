@@ -1,0 +1,146 @@
+// The one object that talks to MPI. It owns MPI_COMM_WORLD for the life of the
+// process, switches it to MPI_ERRORS_RETURN so every failure comes back through
+// `mpiCheck`, and carries the traffic counters the point-to-point wrappers fill.
+// Point-to-point calls live in PointToPoint.swift, collectives in Collective.swift.
+import CMPI
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A handle on MPI_COMM_WORLD.
+///
+/// Not thread-safe: MPI is initialised with MPI_THREAD_FUNNELED, so only the
+/// thread that called `initialize()` may use the communicator. Every rank must
+/// make the same sequence of collective calls with the same `maxMessageBytes`.
+public final class Communicator {
+    /// This process's rank in MPI_COMM_WORLD, in 0..<size.
+    public let rank: Int
+    /// Number of ranks in MPI_COMM_WORLD.
+    public let size: Int
+    /// MPI_Get_processor_name: the host this rank runs on.
+    public let processorName: String
+    /// Thread support level MPI granted (MPI_THREAD_FUNNELED or better).
+    public let threadLevel: Int32
+
+    /// Largest payload of a single MPI message. Longer buffers are split into
+    /// consecutive messages of this size (the last one shorter), both because MPI
+    /// counts are Int32 and so that no single transfer pins hundreds of MB.
+    /// Must be a positive multiple of 4 and equal on every rank. Default 64 MiB.
+    public var maxMessageBytes: Int = 64 << 20 {
+        didSet { precondition(maxMessageBytes >= 4 && maxMessageBytes % 4 == 0,
+                              "maxMessageBytes must be a positive multiple of 4") }
+    }
+
+    /// Traffic since the last `takeCounters()`; see `TrafficCounters`.
+    public private(set) var counters = TrafficCounters()
+
+    let world: MPI_Comm
+    /// Reused request/status storage for multi-message exchanges (no per-call allocation).
+    var requests: [MPI_Request?] = []
+    var statuses: [MPI_Status] = []
+    private var finalized = false
+
+    private init(world: MPI_Comm, threadLevel: Int32) throws {
+        self.world = world
+        self.threadLevel = threadLevel
+        var r: Int32 = 0
+        var s: Int32 = 0
+        try mpiCheck(MPI_Comm_rank(world, &r), "MPI_Comm_rank")
+        try mpiCheck(MPI_Comm_size(world, &s), "MPI_Comm_size")
+        rank = Int(r)
+        size = Int(s)
+        var name = [CChar](repeating: 0, count: Int(cmpi_max_processor_name()) + 1)
+        var length: Int32 = 0
+        try mpiCheck(MPI_Get_processor_name(&name, &length), "MPI_Get_processor_name")
+        processorName = String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) },
+                               as: UTF8.self)
+    }
+
+    /// Initialises MPI (MPI_Init_thread, MPI_THREAD_FUNNELED) unless it already is,
+    /// and sets MPI_ERRORS_RETURN on MPI_COMM_WORLD. Works without mpirun too
+    /// (a singleton run: rank 0 of 1).
+    public static func initialize() throws -> Communicator {
+        var initialized: Int32 = 0
+        try mpiCheck(MPI_Initialized(&initialized), "MPI_Initialized")
+        var provided: Int32 = 0
+        if initialized == 0 {
+            try mpiCheck(MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided), "MPI_Init_thread")
+        } else {
+            try mpiCheck(MPI_Query_thread(&provided), "MPI_Query_thread")
+        }
+        let world = cmpi_comm_world()!
+        try mpiCheck(MPI_Comm_set_errhandler(world, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        return try Communicator(world: world, threadLevel: provided)
+    }
+
+    /// MPI_Finalize. Call once, after the last collective, on every rank.
+    public func finalize() throws {
+        guard !finalized else { return }
+        finalized = true
+        try mpiCheck(MPI_Finalize(), "MPI_Finalize")
+    }
+
+    /// MPI_Abort on MPI_COMM_WORLD: ends every rank with `code`. Use after an error
+    /// on one rank, when the others would otherwise wait for it forever.
+    public func abort(code: Int32) -> Never {
+        MPI_Abort(world, code)
+        exit(code)  // MPI_Abort should not return; make sure this rank ends anyway
+    }
+
+    /// MPI_Barrier on MPI_COMM_WORLD.
+    public func barrier() throws {
+        try mpiCheck(MPI_Barrier(world), "MPI_Barrier")
+    }
+
+    /// MPI_Wtime: seconds on a monotonic clock.
+    public static func wallTime() -> Double { MPI_Wtime() }
+
+    /// Returns the counters accumulated since the previous call and zeroes them.
+    public func takeCounters() -> TrafficCounters {
+        defer { counters = TrafficCounters() }
+        return counters
+    }
+
+    func recordSent(bytes: Int) {
+        counters.bytesSent += bytes
+        counters.messagesSent += 1
+    }
+
+    func recordReceived(bytes: Int) {
+        counters.bytesReceived += bytes
+        counters.messagesReceived += 1
+    }
+
+    func recordSeconds(since start: Double) {
+        counters.seconds += MPI_Wtime() - start
+    }
+
+    /// Floats per message.
+    var maxMessageElements: Int { maxMessageBytes / MemoryLayout<Float>.stride }
+
+    /// Number of messages a buffer of `count` floats travels as: at least one (an
+    /// empty buffer is still one, empty, message), so both sides agree on the pattern.
+    public func messageCount(forElements count: Int) -> Int {
+        count == 0 ? 1 : (count + maxMessageElements - 1) / maxMessageElements
+    }
+
+    /// Calls `body(offset, length)` for each message a buffer of `count` floats travels as.
+    @inline(__always)
+    func forEachMessage(count: Int, _ body: (Int, Int) throws -> Void) rethrows {
+        let step = maxMessageElements
+        var offset = 0
+        repeat {
+            let length = min(step, count - offset)
+            try body(offset, length)
+            offset += length
+        } while offset < count
+    }
+
+    func checkPeer(_ peer: Int, _ call: String) throws {
+        guard (0..<size).contains(peer) else {
+            throw usageError(call, "rank \(peer) is outside 0..<\(size)")
+        }
+    }
+}

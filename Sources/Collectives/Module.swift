@@ -1,1 +1,0 @@
-// \(m): see docs/architecture.md

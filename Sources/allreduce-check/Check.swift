@@ -1,0 +1,148 @@
+// Runs one algorithm on one kind of data, times it honestly (barrier before each
+// call, slowest rank's time, median over calls) and checks it: the sum against
+// an independently recomputed reference, against native MPI_Allreduce, the same
+// bits on every rank and on every call, and the counted bytes against the formula.
+import Collectives
+
+/// Buffers for one data mode, allocated once and shared by every algorithm.
+final class Workspace {
+    let input: UnsafeMutableBufferPointer<Float>
+    let buffer: UnsafeMutableBufferPointer<Float>
+    /// Native MPI_Allreduce of `input`, when compared.
+    let nativeResult: UnsafeMutableBufferPointer<Float>?
+
+    init(count: Int, mode: DataMode, comm: Communicator, compareWithMPI: Bool) throws {
+        input = .allocate(capacity: count)
+        buffer = .allocate(capacity: count)
+        fillInput(input, mode: mode, rank: comm.rank)
+        if compareWithMPI {
+            let native = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+            _ = native.initialize(from: input)
+            try comm.nativeAllreduceSum(native)
+            nativeResult = native
+        } else {
+            nativeResult = nil
+        }
+    }
+
+    deinit {
+        input.deallocate()
+        buffer.deallocate()
+        nativeResult?.deallocate()
+    }
+
+    func reset() { _ = buffer.initialize(from: input) }
+}
+
+struct CheckResult {
+    var algorithm: AllreduceAlgorithm
+    var mode: DataMode
+    var ranks: Int
+    var count: Int
+    var maxAbsError = 0.0
+    var maxRelError = 0.0
+    var maxAbsDiffVsMPI: Double?
+    var identicalAcrossRanks = true
+    var identicalAcrossCalls = true
+    /// Per rank: bytes sent, bytes received, messages sent, messages received (one call).
+    var perRank: [[UInt64]] = []
+    var seconds: [Double] = []
+    var failures: [String] = []
+
+    var medianSeconds: Double {
+        let sorted = seconds.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
+}
+
+func check(_ algorithm: AllreduceAlgorithm, mode: DataMode, workspace: Workspace, options: Options,
+           comm: Communicator) throws -> CheckResult {
+    var result = CheckResult(algorithm: algorithm, mode: mode, ranks: comm.size, count: options.count)
+    let reducer = algorithm.make()
+    var firstHash: UInt64 = 0
+    var counted: TrafficCounters?
+    var countersVary = false
+    for call in 0..<(options.warmup + options.iterations) {
+        workspace.reset()
+        _ = comm.takeCounters()
+        try comm.barrier()
+        let start = Communicator.wallTime()
+        try reducer.allreduce(workspace.buffer, on: comm)
+        let elapsed = Communicator.wallTime() - start
+        if options.corruptRank == comm.rank, workspace.buffer.count > 0 {
+            workspace.buffer[workspace.buffer.count / 2] += 1
+        }
+        var traffic = comm.takeCounters()
+        traffic.seconds = 0
+        let slowest = try comm.allreduceMax(elapsed)
+        let hash = bitHash(workspace.buffer)
+        if call == 0 {
+            firstHash = hash
+            try checkValues(&result, workspace: workspace, hash: hash, comm: comm)
+        } else if hash != firstHash {
+            result.identicalAcrossCalls = false
+        }
+        if call >= options.warmup { result.seconds.append(slowest) }
+        if let first = counted, first != traffic { countersVary = true }
+        counted = counted ?? traffic
+    }
+    result.identicalAcrossCalls = try comm.allreduceMax(result.identicalAcrossCalls ? 0 : 1) == 0
+    let mine = counted ?? .zero
+    result.perRank = try comm.allgather([mine.bytesSent, mine.bytesReceived, mine.messagesSent,
+                                         mine.messagesReceived].map { UInt64($0) })
+    let anyVary = try comm.allreduceMax(countersVary ? 1 : 0) != 0
+    judge(&result, countersVary: anyVary, comm: comm, options: options)
+    return result
+}
+
+/// Errors against the reference and native MPI, and cross-rank identity, reduced over ranks.
+private func checkValues(_ result: inout CheckResult, workspace: Workspace, hash: UInt64,
+                         comm: Communicator) throws {
+    let errors = referenceErrors(workspace.buffer, mode: result.mode, ranks: comm.size)
+    result.maxAbsError = try comm.allreduceMax(errors.abs)
+    result.maxRelError = try comm.allreduceMax(errors.rel)
+    if let native = workspace.nativeResult {
+        result.maxAbsDiffVsMPI = try comm.allreduceMax(maxAbsDifference(workspace.buffer, native))
+    }
+    let hashes = try comm.allgather([hash])
+    result.identicalAcrossRanks = Set(hashes.map { $0[0] }).count == 1
+}
+
+/// Turns the measurements into failures; every rank reaches the same verdict.
+private func judge(_ result: inout CheckResult, countersVary: Bool, comm: Communicator, options: Options) {
+    let name = "\(result.algorithm.rawValue) \(result.mode.rawValue)"
+    let p = comm.size
+    // Recursive float summation of p terms: |error| <= (p - 1) u sum|x|, u = 2^-24.
+    let bound = Double(p) * 0x1p-24
+    switch result.mode {
+    case .exact:
+        if result.maxAbsError != 0 { result.failures.append("\(name): max_abs_error \(result.maxAbsError) != 0") }
+        if let d = result.maxAbsDiffVsMPI, d != 0 {
+            result.failures.append("\(name): differs from MPI_Allreduce by \(d)")
+        }
+    case .random:
+        if !(result.maxRelError <= bound) {
+            result.failures.append("\(name): max_rel_error \(result.maxRelError) > \(bound)")
+        }
+    }
+    let mustBeIdentical = result.algorithm.resultIsIdenticalByConstruction || result.mode == .exact
+    if mustBeIdentical && !result.identicalAcrossRanks {
+        result.failures.append("\(name): results differ between ranks")
+    }
+    if result.algorithm.resultIsIdenticalByConstruction && !result.identicalAcrossCalls {
+        result.failures.append("\(name): results differ between calls")
+    }
+    if countersVary { result.failures.append("\(name): counted traffic differs between calls") }
+    guard result.algorithm.bytesAreCounted else { return }
+    for r in 0..<p {
+        guard let expected = result.algorithm.expectedBytes(rank: r, ranks: p, count: result.count) else { continue }
+        let sent = Int(result.perRank[r][0])
+        let received = Int(result.perRank[r][1])
+        if sent != expected.sent || received != expected.received {
+            result.failures.append("\(name): rank \(r) counted \(sent)/\(received) bytes sent/received, "
+                                   + "expected \(expected.sent)/\(expected.received)")
+        }
+    }
+}

@@ -1,0 +1,83 @@
+// Command-line options of allreduce-check (hand-parsed: this tool depends only
+// on Collectives, so it stays small and quick to build for the tests).
+import Collectives
+
+struct Options {
+    var count = 100_003
+    var algorithms = AllreduceAlgorithm.allCases
+    var modes = DataMode.allCases
+    var iterations = 5
+    var warmup = 1
+    var json = false
+    var maxMessageBytes = 64 << 20
+    var compareWithMPI = true
+    /// Test hook: this rank perturbs its result after every call, so the checks must fail.
+    var corruptRank: Int?
+
+    static let usage = """
+        usage: mpirun -np P allreduce-check [options]
+          --count N              floats per rank (default 100003; SqueezeNet v1.0: 1248424, AlexNet: 60965224)
+          --algorithms LIST      comma-separated subset of tree,ring,mpi,ps (default all)
+          --mode exact|random|both  input data (default both)
+          --iterations K         timed calls per algorithm and mode (default 5; the median is reported)
+          --warmup W             untimed calls first (default 1)
+          --max-message-bytes B  split point-to-point messages above B bytes (default 67108864)
+          --no-compare-mpi       skip the native MPI_Allreduce reference (saves one buffer)
+          --json                 one JSON line per algorithm and mode on rank 0's stdout
+          --corrupt-rank R       (for testing the checks) rank R perturbs its result; the run must fail
+        Exits 1 on every rank if any check fails, 2 on a usage error.
+        """
+
+    struct UsageError: Error, CustomStringConvertible { let description: String }
+
+    /// Parses `arguments` (without the program name). Returns nil for --help.
+    static func parse(_ arguments: [String]) throws -> Options? {
+        var options = Options()
+        var rest = arguments[...]
+        func value(_ flag: String) throws -> String {
+            guard let v = rest.popFirst() else { throw UsageError(description: "\(flag) needs a value") }
+            return v
+        }
+        func integer(_ flag: String, minimum: Int) throws -> Int {
+            let text = try value(flag)
+            guard let n = Int(text.filter { $0 != "_" }), n >= minimum else {
+                throw UsageError(description: "\(flag) expects an integer >= \(minimum), got '\(text)'")
+            }
+            return n
+        }
+        while let flag = rest.popFirst() {
+            switch flag {
+            case "--count": options.count = try integer(flag, minimum: 0)
+            case "--iterations": options.iterations = try integer(flag, minimum: 1)
+            case "--warmup": options.warmup = try integer(flag, minimum: 0)
+            case "--max-message-bytes":
+                options.maxMessageBytes = try integer(flag, minimum: 4)
+                guard options.maxMessageBytes % 4 == 0 else {
+                    throw UsageError(description: "--max-message-bytes must be a multiple of 4")
+                }
+            case "--algorithms":
+                options.algorithms = try value(flag).split(separator: ",").map { name in
+                    guard let a = AllreduceAlgorithm(rawValue: String(name)) else {
+                        throw UsageError(description: "unknown algorithm '\(name)' (tree, ring, mpi, ps)")
+                    }
+                    return a
+                }
+            case "--mode":
+                let text = try value(flag)
+                if text == "both" {
+                    options.modes = DataMode.allCases
+                } else if let mode = DataMode(rawValue: text) {
+                    options.modes = [mode]
+                } else {
+                    throw UsageError(description: "--mode expects exact, random or both, got '\(text)'")
+                }
+            case "--no-compare-mpi": options.compareWithMPI = false
+            case "--corrupt-rank": options.corruptRank = try integer(flag, minimum: 0)
+            case "--json": options.json = true
+            case "--help", "-h": return nil
+            default: throw UsageError(description: "unknown option '\(flag)'")
+            }
+        }
+        return options
+    }
+}

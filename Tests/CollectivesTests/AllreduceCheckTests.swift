@@ -1,0 +1,140 @@
+// Every allreduce algorithm under real mpirun with 2, 3, 4 and 8 ranks (non-powers
+// of two included), on counts that do not divide by the rank count: exact sums,
+// the same bits on every rank, agreement with native MPI_Allreduce, and counted
+// bytes equal to the formulas exactly.
+import Collectives
+import XCTest
+
+final class AllreduceCheckTests: XCTestCase {
+    func testTwoRanks() throws { try checkAll(ranks: 2, count: 100_003) }
+    func testThreeRanks() throws { try checkAll(ranks: 3, count: 100_003) }
+    func testFourRanks() throws { try checkAll(ranks: 4, count: 100_003) }
+    func testEightRanks() throws { try checkAll(ranks: 8, count: 100_003) }
+
+    /// Buffers longer than one message: small messages force the multi-message paths.
+    func testMessagesAreSplitAboveTheLimit() throws {
+        try checkAll(ranks: 3, count: 100_003, maxMessageBytes: 4096)
+        try checkAll(ranks: 4, count: 1001, maxMessageBytes: 1000)
+    }
+
+    /// Fewer elements than ranks: some ring chunks are empty.
+    func testFewerElementsThanRanks() throws { try checkAll(ranks: 8, count: 5) }
+
+    func testEmptyBufferSendsNothing() throws { try checkAll(ranks: 3, count: 0) }
+
+    func testSingleRankIsANoOp() throws { try checkAll(ranks: 1, count: 1001) }
+
+    /// The checks are not vacuous: a rank that perturbs its result fails the run on every rank.
+    func testCorruptedResultFailsTheRun() throws {
+        let run = try MPIRunner.run(ranks: 3, program: "allreduce-check",
+                                    arguments: ["--count", "1001", "--json", "--corrupt-rank", "2",
+                                                "--iterations", "1", "--warmup", "0"])
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.stderr.contains("allreduce-check: FAILED:"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("results differ between ranks"), run.stderr)
+        XCTAssertEqual(run.jsonLines.filter { $0["passed"] as? Bool == true }.count, 0)
+    }
+
+    // MARK: - Helpers
+
+    private func checkAll(ranks: Int, count: Int, maxMessageBytes: Int = 64 << 20,
+                          file: StaticString = #filePath, line: UInt = #line) throws {
+        let run = try MPIRunner.run(ranks: ranks, program: "allreduce-check",
+                                    arguments: ["--count", String(count), "--json", "--iterations", "2",
+                                                "--max-message-bytes", String(maxMessageBytes)])
+        XCTAssertEqual(run.status, 0, "np \(ranks): \(run.stderr)", file: file, line: line)
+        let lines = run.jsonLines
+        XCTAssertEqual(lines.count, 8, "one line per algorithm and mode:\n\(run.stdout)", file: file, line: line)
+        for json in lines {
+            try checkLine(json, ranks: ranks, count: count, maxMessageBytes: maxMessageBytes, file: file, line: line)
+        }
+        let algorithms = Set(lines.compactMap { $0["algorithm"] as? String })
+        XCTAssertEqual(algorithms, Set(AllreduceAlgorithm.allCases.map(\.rawValue)), file: file, line: line)
+    }
+
+    private func checkLine(_ json: [String: Any], ranks p: Int, count: Int, maxMessageBytes: Int,
+                           file: StaticString, line: UInt) throws {
+        let name = json["algorithm"] as? String ?? "?"
+        let mode = json["mode"] as? String ?? "?"
+        let label = "\(name) \(mode) np \(p) count \(count)"
+        let algorithm = try XCTUnwrap(AllreduceAlgorithm(rawValue: name), label, file: file, line: line)
+        XCTAssertEqual(json["ranks"] as? Int, p, label, file: file, line: line)
+        XCTAssertEqual(json["count"] as? Int, count, label, file: file, line: line)
+        XCTAssertEqual(json["bytes_per_element"] as? Int, 4, label, file: file, line: line)
+        XCTAssertEqual(json["passed"] as? Bool, true, label, file: file, line: line)
+        XCTAssertEqual(json["identical_across_ranks"] as? Bool, true, label, file: file, line: line)
+        if mode == "exact" {
+            XCTAssertEqual(json["max_abs_error"] as? Double, 0, label, file: file, line: line)
+            XCTAssertEqual(json["max_abs_diff_vs_mpi"] as? Double, 0, label, file: file, line: line)
+        } else {
+            let rel = try XCTUnwrap(json["max_rel_error"] as? Double, label, file: file, line: line)
+            XCTAssertLessThanOrEqual(rel, Double(p) * 0x1p-24, label, file: file, line: line)
+            let vsMPI = try XCTUnwrap(json["max_abs_diff_vs_mpi"] as? Double, label, file: file, line: line)
+            XCTAssertLessThan(vsMPI, 1e-4, label, file: file, line: line)
+        }
+        XCTAssertEqual(json["bytes_counted"] as? Bool, algorithm.bytesAreCounted, label, file: file, line: line)
+        guard algorithm.bytesAreCounted else {
+            XCTAssertTrue(json["bytes_sent"] is NSNull, "mpi bytes must be reported as not counted",
+                          file: file, line: line)
+            return
+        }
+        let measured = try perRankTraffic(json, ranks: p, label: label)
+        var formulas = ExpectedTraffic(ranks: p, count: count, maxMessageBytes: maxMessageBytes)
+        let expected: [Traffic] = (0..<p).map { r in
+            switch algorithm {
+            case .tree: return formulas.tree(rank: r)
+            case .ring: return formulas.ring(rank: r)
+            case .ps: return formulas.parameterServer(rank: r)
+            case .mpi: return Traffic()
+            }
+        }
+        XCTAssertEqual(measured, expected, label, file: file, line: line)
+        checkTotals(algorithm, measured, ranks: p, count: count, label: label, file: file, line: line)
+    }
+
+    /// The headline formulas of DESIGN.md section 3, on the measured numbers.
+    private func checkTotals(_ algorithm: AllreduceAlgorithm, _ measured: [Traffic], ranks p: Int, count: Int,
+                             label: String, file: StaticString, line: UInt) {
+        let n = count * 4
+        let totalSent = measured.map(\.bytesSent).reduce(0, +)
+        XCTAssertEqual(totalSent, measured.map(\.bytesReceived).reduce(0, +), label, file: file, line: line)
+        switch algorithm {
+        case .tree, .ps:
+            XCTAssertEqual(totalSent, 2 * (p - 1) * n, label, file: file, line: line)
+        case .ring:
+            // Each rank within one element per chunk of 2 (p-1)/p N; all ranks 2 (p-1) N.
+            XCTAssertEqual(totalSent, p > 1 ? 2 * (p - 1) * n : 0, label, file: file, line: line)
+            let ideal = p > 1 ? 2 * Double(p - 1) / Double(p) * Double(n) : 0
+            for t in measured {
+                XCTAssertLessThanOrEqual(abs(Double(t.bytesSent) - ideal), 2 * 4 + 1e-9, label, file: file, line: line)
+            }
+        case .mpi:
+            break
+        }
+        if algorithm == .ps, p > 1 {
+            XCTAssertEqual(measured[0].bytesReceived, (p - 1) * n, label, file: file, line: line)
+            XCTAssertEqual(measured[0].bytesSent, (p - 1) * n, label, file: file, line: line)
+        }
+        if algorithm == .tree, p > 1, count > 0 {
+            // Leaves (odd ranks) send exactly one buffer up and receive one down.
+            for r in stride(from: 1, to: p, by: 2) {
+                XCTAssertEqual(measured[r].bytesSent, n, label, file: file, line: line)
+                XCTAssertEqual(measured[r].bytesReceived, n, label, file: file, line: line)
+            }
+        }
+    }
+
+    private func perRankTraffic(_ json: [String: Any], ranks p: Int, label: String) throws -> [Traffic] {
+        func column(_ key: String) throws -> [Int] {
+            let values = try XCTUnwrap(json[key] as? [Int], "\(label): \(key)")
+            XCTAssertEqual(values.count, p, "\(label): \(key)")
+            return values
+        }
+        let sent = try column("bytes_sent"), received = try column("bytes_received")
+        let messagesSent = try column("messages_sent"), messagesReceived = try column("messages_received")
+        return (0..<min(p, sent.count, received.count, messagesSent.count, messagesReceived.count)).map {
+            Traffic(bytesSent: sent[$0], bytesReceived: received[$0],
+                    messagesSent: messagesSent[$0], messagesReceived: messagesReceived[$0])
+        }
+    }
+}

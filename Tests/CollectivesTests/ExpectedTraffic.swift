@@ -1,0 +1,89 @@
+// The traffic each algorithm must produce, derived here from the schedules as
+// documented in docs/collectives.md, independently of the library's own
+// `expectedBytes`, so the counters are checked against a second derivation.
+
+/// Bytes and messages one rank sends and receives in one allreduce.
+struct Traffic: Equatable, CustomStringConvertible {
+    var bytesSent = 0
+    var bytesReceived = 0
+    var messagesSent = 0
+    var messagesReceived = 0
+
+    var description: String {
+        "sent \(bytesSent) B/\(messagesSent) msgs, received \(bytesReceived) B/\(messagesReceived) msgs"
+    }
+}
+
+struct ExpectedTraffic {
+    let ranks: Int
+    let count: Int
+    let maxMessageBytes: Int
+
+    /// Messages a payload of `elements` floats travels as (an empty one is still one message).
+    func messages(_ elements: Int) -> Int {
+        let bytes = elements * 4
+        return bytes == 0 ? 1 : (bytes + maxMessageBytes - 1) / maxMessageBytes
+    }
+
+    mutating func add(_ t: inout Traffic, sent elements: Int) {
+        t.bytesSent += elements * 4
+        t.messagesSent += messages(elements)
+    }
+
+    mutating func add(_ t: inout Traffic, received elements: Int) {
+        t.bytesReceived += elements * 4
+        t.messagesReceived += messages(elements)
+    }
+
+    /// Binomial reduce written the classic way (mask loop): at each mask a rank
+    /// either sends its partial sum to rank - mask and stops, or receives from
+    /// rank + mask if that exists. The broadcast mirrors it with directions reversed.
+    mutating func tree(rank r: Int) -> Traffic {
+        var t = Traffic()
+        guard ranks > 1, count > 0 else { return t }
+        var mask = 1
+        while mask < ranks {
+            if r & mask != 0 {
+                add(&t, sent: count)      // up to the parent
+                add(&t, received: count)  // the sum comes back down
+                break
+            } else if r + mask < ranks {
+                add(&t, received: count)  // child's partial sum
+                add(&t, sent: count)      // the sum goes down to it
+            }
+            mask <<= 1
+        }
+        return t
+    }
+
+    /// Ring schedule simulated step by step over the documented partition:
+    /// chunk i has count/p elements, plus one if i < count % p.
+    mutating func ring(rank r: Int) -> Traffic {
+        var t = Traffic()
+        guard ranks > 1, count > 0 else { return t }
+        let p = ranks
+        func length(_ i: Int) -> Int {
+            let k = ((i % p) + p) % p
+            return count / p + (k < count % p ? 1 : 0)
+        }
+        for s in 0..<(p - 1) {  // reduce-scatter
+            add(&t, sent: length(r - s))
+            add(&t, received: length(r - s - 1))
+        }
+        for s in 0..<(p - 1) {  // allgather
+            add(&t, sent: length(r + 1 - s))
+            add(&t, received: length(r - s))
+        }
+        return t
+    }
+
+    mutating func parameterServer(rank r: Int) -> Traffic {
+        var t = Traffic()
+        guard ranks > 1, count > 0 else { return t }
+        for _ in 0..<(r == 0 ? ranks - 1 : 1) {
+            add(&t, sent: count)
+            add(&t, received: count)
+        }
+        return t
+    }
+}
