@@ -56,6 +56,12 @@ public struct TrainingOptions: Codable, Equatable {
     public var evalEvery: Int = 0
     public var logEvery: Int = 10
     public var outputDirectory: String?
+    /// Write a checkpoint every N iterations (0: only at the end) into the output folder.
+    public var checkpointEvery: Int = 0
+    /// Checkpoints to keep (older ones are deleted); 0 keeps all.
+    public var keepCheckpoints: Int = 3
+    /// A checkpoint path, or "latest" for the newest in the output folder.
+    public var resume: String?
 
     public init() {}
 
@@ -80,6 +86,9 @@ public struct TrainingOptions: Codable, Equatable {
         if power < 0 { throw bad("--power must be >= 0, got \(power)") }
         if logEvery <= 0 { throw bad("--log-every must be positive, got \(logEvery)") }
         if evalEvery < 0 { throw bad("--eval-every must be >= 0, got \(evalEvery)") }
+        if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
+        if keepCheckpoints < 0 { throw bad("--keep-checkpoints must be >= 0, got \(keepCheckpoints)") }
+        if resume == "latest" && outputDirectory == nil { throw bad("--resume latest needs --output (the folder to look in)") }
         if let l = trainLimit, l <= 0 { throw bad("--train-limit must be positive, got \(l)") }
         if let l = testLimit, l <= 0 { throw bad("--test-limit must be positive, got \(l)") }
         if let v = model.squeezeNetVersion {

@@ -39,6 +39,8 @@ final class Replica {
 
     deinit { labels.deallocate() }
 
+    var modelName: String { network?.name ?? kind.rawValue }
+
     struct StepResult { var lossSum: Double; var correct: Int; var deadOutputs: Bool }
 
     /// Forward and backward on this rank's batch; leaves the local mean-loss gradient in the store.

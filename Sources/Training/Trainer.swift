@@ -33,6 +33,8 @@ public final class Trainer {
     let test: ImageDataset?
     let metrics: MetricsWriter?
     var pending: [IterationRecord] = []
+    /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
+    public private(set) var startIteration = 0
 
     var isRoot: Bool { comm.rank == 0 }
 
@@ -46,11 +48,18 @@ public final class Trainer {
         var startupError: String?
         var loaded: (ImageDataset?, ImageDataset?) = (nil, nil)
         var writer: MetricsWriter?
+        var checkpoint: WeightFile?
+        var built: Replica?
         do {
             try options.validate(worldSize: p)
+            built = Replica(options: options, localBatch: options.batchSize / p, rank: communicator.rank)
             loaded = try Trainer.loadData(options)
+            if communicator.rank == 0, let spec = options.resume {
+                checkpoint = try Checkpoints.load(spec, options: options, parameterCount: built!.store.count,
+                                                  modelName: built!.modelName)
+            }
             if communicator.rank == 0, let dir = options.outputDirectory {
-                writer = try Trainer.prepareOutput(dir)
+                writer = try Trainer.prepareOutput(dir, keepBefore: checkpoint?.header.iteration)
             }
         } catch {
             startupError = "\(error)"
@@ -61,10 +70,21 @@ public final class Trainer {
 
         algorithm = AllreduceAlgorithm(rawValue: options.allreduce)!
         allreduce = algorithm.make()
-        let localBatch = options.batchSize / p
-        replica = Replica(options: options, localBatch: localBatch, rank: communicator.rank)
+        replica = built!
         optimizer = SGD(parameterCount: replica.store.count, momentum: Float(options.momentum),
                         weightDecay: Float(options.weightDecay))
+        if options.resume != nil {
+            // Rank 0 read the checkpoint; every rank takes its state from rank 0.
+            var position = [UInt8](repeating: 0, count: 8)
+            if let c = checkpoint {
+                replica.store.values.update(from: c.values)
+                optimizer.velocity.update(from: c.momentum!)
+                position = withUnsafeBytes(of: UInt64(c.header.iteration).littleEndian) { Array($0) }
+            }
+            try comm.broadcast(bytes: &position, root: 0)
+            startIteration = Int(position.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
+            try comm.broadcast(optimizer.velocity, root: 0)
+        }
         if let train = train {
             schedule = BatchSchedule(count: train.count, globalBatch: options.batchSize, worldSize: p,
                                      rank: communicator.rank, seed: options.seed)
@@ -93,12 +113,28 @@ public final class Trainer {
         }
     }
 
-    static func prepareOutput(_ dir: String) throws -> MetricsWriter {
+    /// Creates the output folder and opens metrics.jsonl: new, or when resuming from
+    /// iteration k, keeping only the records of iterations before k.
+    static func prepareOutput(_ dir: String, keepBefore resumeIteration: Int?) throws -> MetricsWriter {
+        let path = (dir as NSString).appendingPathComponent("metrics.jsonl")
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            return try MetricsWriter(path: (dir as NSString).appendingPathComponent("metrics.jsonl"), truncate: true)
+            // Temporary files of writes that a crash interrupted: never complete, never needed.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
+                try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent(name))
+            }
+            if let k = resumeIteration, FileManager.default.fileExists(atPath: path) {
+                let kept = try MetricsReader.read(path).filter { $0.iteration < k }
+                var text = ""
+                for r in kept { text += try MetricsWriter.line(for: r) + "\n" }
+                try atomicWrite(Data(text.utf8), to: path)
+                return try MetricsWriter(path: path, truncate: false)
+            }
+            return try MetricsWriter(path: path, truncate: true)
+        } catch let error as TrainingError {
+            throw error
         } catch {
-            throw TrainingError.badInput("\(dir): cannot write the output folder (\(error.localizedDescription))")
+            throw TrainingError.badInput("\(dir): cannot write the output folder (\(error))")
         }
     }
 

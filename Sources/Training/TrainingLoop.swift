@@ -18,7 +18,8 @@ extension Trainer {
         pending.reserveCapacity(o.logEvery)
         if isRoot { log(banner()) }
 
-        for iteration in 0..<o.iterations {
+        if isRoot && startIteration > 0 { log("resuming at iteration \(startIteration) from \(o.resume!)") }
+        for iteration in startIteration..<o.iterations {
             let t0 = monotonicSeconds()
             let indices = schedule?.indices(forIteration: iteration) ?? []
             let t1 = monotonicSeconds()
@@ -26,6 +27,7 @@ extension Trainer {
                                                 dropoutSeed: o.seed &+ UInt64(iteration) &* 0x9E37_79B9 &+ UInt64(comm.rank) << 48)
             let t2 = monotonicSeconds()
             _ = comm.takeCounters()
+            FaultInjection.beforeAllreduce(rank: comm.rank, iteration: iteration)
             try allreduce.allreduce(gradients, on: comm)
             let counters = comm.takeCounters()
             let t3 = monotonicSeconds()
@@ -70,6 +72,9 @@ extension Trainer {
                 }
                 window = (0, 0, 0, 0, 0, 0)
             }
+            if o.checkpointEvery > 0 && (iteration + 1) % o.checkpointEvery == 0 && !last {
+                try checkpoint(after: iteration + 1)
+            }
             if o.evalEvery > 0 && (iteration + 1) % o.evalEvery == 0 && !last, let acc = try evaluate() {
                 if isRoot { log(String(format: "eval  iter %6d  test top-1 %.2f%%", iteration + 1, 100 * acc.accuracy)) }
             }
@@ -80,6 +85,7 @@ extension Trainer {
             if let e = evaluation { log(String(format: "test top-1 %.2f%% on %d images", 100 * e.accuracy, e.images)) }
             if let dir = o.outputDirectory { try saveWeights(to: (dir as NSString).appendingPathComponent("weights.bin"), iteration: o.iterations) }
         }
+        if o.outputDirectory != nil { try checkpoint(after: o.iterations) }
         let images = Double(o.iterations * o.batchSize)
         return TrainingResult(iterations: o.iterations, finalLoss: lastLoss, testAccuracy: evaluation?.accuracy,
                               testImages: evaluation?.images ?? 0, wallSeconds: wall, imagesPerSecond: images / wall)
@@ -134,6 +140,14 @@ extension Trainer {
         }
         let totals = try comm.allreduceSum([Double(correct), Double(mine.count)])
         return (totals[0] / max(totals[1], 1), Int(totals[1]))
+    }
+
+    /// Flushes the metrics up to this point on every rank, then rank 0 writes the checkpoint.
+    func checkpoint(after iterations: Int) throws {
+        try flushMetrics()
+        guard isRoot, let dir = options.outputDirectory else { return }
+        try Checkpoints.write(store: replica.store, momentum: optimizer.velocity, iteration: iterations, options: options,
+                              modelName: replica.modelName, dir: dir, keep: options.keepCheckpoints)
     }
 
     public func saveWeights(to path: String, iteration: Int) throws {

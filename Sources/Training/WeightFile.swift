@@ -1,10 +1,11 @@
 import Foundation
 
-/// Saved parameters: a fixed little-endian header, the names and shapes of the
-/// tensors, the Float values in the order of the flat parameter buffer, and an
-/// FNV-1a checksum of everything before it (docs/formats.md).
+/// Saved parameters (and, in a checkpoint, the optimizer's momentum): a fixed
+/// little-endian header, the names and shapes of the tensors, the Float values in
+/// the order of the flat parameter buffer, and an FNV-1a checksum of everything
+/// before it (docs/formats.md).
 ///
-///     magic "SQZWGT01" | u64 header length | header JSON (model, count, tensors) | f32 x count | u64 checksum
+///     magic "SQZWGT01" | u64 header length | header JSON | f32 x count [| f32 x count momentum] | u64 checksum
 ///
 /// Written to a temporary file in the same folder, flushed, then renamed, so a
 /// crash never leaves a half-written file under the final name.
@@ -14,15 +15,31 @@ public struct WeightFile: Equatable {
         public var count: Int
         public var tensors: [String]
         public var iteration: Int
+        /// Checkpoints only: a momentum section follows the weights.
+        public var hasMomentum: Bool?
+        /// Checkpoints only: the run's options (JSON) and their fingerprint.
+        public var options: String?
+        public var fingerprint: String?
+
+        public init(model: String, count: Int, tensors: [String], iteration: Int,
+                    hasMomentum: Bool? = nil, options: String? = nil, fingerprint: String? = nil) {
+            self.model = model; self.count = count; self.tensors = tensors; self.iteration = iteration
+            self.hasMomentum = hasMomentum; self.options = options; self.fingerprint = fingerprint
+        }
     }
 
     static let magic = Array("SQZWGT01".utf8)
     public var header: Header
     public var values: [Float]
+    public var momentum: [Float]?
 
-    public init(header: Header, values: [Float]) {
-        self.header = header
+    public init(header: Header, values: [Float], momentum: [Float]? = nil) {
+        precondition(values.count == header.count && (momentum == nil || momentum!.count == header.count))
+        var h = header
+        h.hasMomentum = momentum == nil ? nil : true
+        self.header = h
         self.values = values
+        self.momentum = momentum
     }
 
     public func encoded() throws -> Data {
@@ -32,6 +49,7 @@ public struct WeightFile: Equatable {
         data.append(json)
         // The machines this targets are little-endian: the raw Float bytes are the file's bytes.
         values.withUnsafeBytes { data.append(contentsOf: $0) }
+        momentum?.withUnsafeBytes { data.append(contentsOf: $0) }
         data.appendLittleEndian(fnv1a(data))
         return data
     }
@@ -57,17 +75,23 @@ public struct WeightFile: Equatable {
         do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + headerLength)])) } catch {
             throw bad("corrupt header")
         }
-        let start = 16 + headerLength, expected = start + header.count * 4 + 8
+        guard header.count >= 0, header.count <= data.count / 4 else { throw bad("corrupt header (parameter count \(header.count))") }
+        let sections = header.hasMomentum == true ? 2 : 1
+        let start = 16 + headerLength, expected = start + sections * header.count * 4 + 8
         guard data.count == expected else {
             throw bad("\(data.count) bytes, expected \(expected) for \(header.count) parameters (truncated or padded)")
         }
         let stored = bytes.loadLittleEndian(UInt64.self, at: expected - 8)
         guard fnv1a(bytes[0..<(expected - 8)]) == stored else { throw bad("checksum mismatch (corrupt file)") }
-        var values = [Float](repeating: 0, count: header.count)
-        values.withUnsafeMutableBytes { dst in bytes.withUnsafeBytes { src in
-            dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[start..<(start + header.count * 4)]))
-        } }
-        return WeightFile(header: header, values: values)
+        func section(_ k: Int) -> [Float] {
+            var out = [Float](repeating: 0, count: header.count)
+            let from = start + k * header.count * 4
+            out.withUnsafeMutableBytes { dst in bytes.withUnsafeBytes { src in
+                dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[from..<(from + header.count * 4)]))
+            } }
+            return out
+        }
+        return WeightFile(header: header, values: section(0), momentum: sections == 2 ? section(1) : nil)
     }
 }
 
@@ -80,6 +104,12 @@ public func atomicWrite(_ data: Data, to path: String) throws {
     }
     do {
         let handle = try FileHandle(forWritingTo: temporary)
+        if FaultInjection.crashInNextWrite {
+            // Test hook: die with half the bytes written, as a power cut or kill -9 would.
+            try handle.write(contentsOf: data.prefix(data.count / 2))
+            try handle.synchronize()
+            FaultInjection.die()
+        }
         try handle.write(contentsOf: data)
         try handle.synchronize()
         try handle.close()

@@ -36,6 +36,9 @@ struct Train: ParsableCommand {
     @Option(help: "Evaluate on the test set every N iterations (0: only at the end).") var evalEvery: Int = 0
     @Option(help: "Print progress and write metrics every N iterations.") var logEvery: Int = 10
     @Option(help: "Folder for metrics.jsonl and weights.bin (written by rank 0).") var output: String?
+    @Option(help: "Write a checkpoint every N iterations (0: only at the end); needs --output.") var checkpointEvery: Int = 0
+    @Option(help: "Number of checkpoints to keep (0: all).") var keepCheckpoints: Int = 3
+    @Option(help: "Resume from a checkpoint file, or 'latest' (newest in --output).") var resume: String?
     @Flag(help: "Print the model's per-layer table and parameter count, then exit.") var summary = false
 
     func makeOptions() throws -> TrainingOptions {
@@ -58,6 +61,7 @@ struct Train: ParsableCommand {
         o.baseLR = baseLR; o.momentum = momentum; o.weightDecay = weightDecay; o.lrPolicy = policy
         o.power = power; o.stepSize = stepSize; o.gamma = gamma; o.seed = seed; o.dropout = dropout
         o.allreduce = allreduce; o.evalEvery = evalEvery; o.logEvery = logEvery; o.outputDirectory = output
+        o.checkpointEvery = checkpointEvery; o.keepCheckpoints = keepCheckpoints; o.resume = resume
         if iterations != nil && epochs != nil { throw ValidationError("give --iterations or --epochs, not both") }
         if let e = epochs {
             guard e > 0 else { throw ValidationError("--epochs must be positive, got \(e)") }

@@ -1,0 +1,86 @@
+import Foundation
+import NeuralNet
+
+/// Checkpoints: `<output>/checkpoint-<iteration>.ckpt` in the weight-file format
+/// with the momentum section and the run's options. Written by rank 0 only,
+/// atomically (temporary file, flush, rename); the last `keep` are kept.
+///
+/// What a resumed run needs and where it comes from: weights and momentum (the
+/// file); the iteration (the header), from which the learning rate, the epoch,
+/// the position in the epoch's shuffled order and every dropout seed follow, as
+/// all are functions of (seed, iteration). So a resumed run repeats exactly the
+/// steps the uninterrupted one would have taken.
+enum Checkpoints {
+    static let prefix = "checkpoint-", suffix = ".ckpt"
+
+    static func path(_ dir: String, iteration: Int) -> String {
+        (dir as NSString).appendingPathComponent(String(format: "%@%08d%@", prefix, iteration, suffix))
+    }
+
+    /// Complete checkpoints in `dir`, oldest first (temporary files are ignored).
+    static func list(_ dir: String) -> [(iteration: Int, path: String)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.compactMap { name -> (Int, String)? in
+            guard name.hasPrefix(prefix), name.hasSuffix(suffix),
+                  let i = Int(name.dropFirst(prefix.count).dropLast(suffix.count)) else { return nil }
+            return (i, (dir as NSString).appendingPathComponent(name))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// The options that must match for a resumed run to continue the same run.
+    static func resumeKey(_ o: TrainingOptions) -> TrainingOptions {
+        var k = o
+        k.outputDirectory = nil; k.resume = nil; k.checkpointEvery = 0; k.keepCheckpoints = 0
+        k.allreduce = ""; k.logEvery = 1; k.evalEvery = 0; k.testLimit = nil
+        return k
+    }
+
+    static func encodeOptions(_ o: TrainingOptions) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(resumeKey(o))) ?? Data(), as: UTF8.self)
+    }
+
+    static func write(store: ParameterStore, momentum: UnsafeMutableBufferPointer<Float>, iteration: Int,
+                      options: TrainingOptions, modelName: String, dir: String, keep: Int) throws {
+        let header = WeightFile.Header(model: modelName, count: store.count,
+                                       tensors: store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration,
+                                       options: encodeOptions(options),
+                                       fingerprint: String(resumeKey(options).fingerprint, radix: 16))
+        FaultInjection.beforeCheckpoint(iteration: iteration)
+        try WeightFile(header: header, values: Array(store.values), momentum: Array(momentum))
+            .write(to: path(dir, iteration: iteration))
+        let all = list(dir)
+        if keep > 0 && all.count > keep {
+            for old in all.prefix(all.count - keep) { try? FileManager.default.removeItem(atPath: old.path) }
+        }
+    }
+
+    /// Reads and validates a checkpoint for this run; `latest` picks the newest in the output folder.
+    static func load(_ spec: String, options: TrainingOptions, parameterCount: Int, modelName: String) throws -> WeightFile {
+        var path = spec
+        if spec == "latest" {
+            guard let dir = options.outputDirectory else { throw TrainingError.badInput("--resume latest needs --output") }
+            guard let newest = list(dir).last else { throw TrainingError.badInput("\(dir): no checkpoint to resume from") }
+            path = newest.path
+        }
+        let file = try WeightFile.read(from: path)
+        guard file.momentum != nil, let saved = file.header.options else {
+            throw TrainingError.badInput("\(path): a weight file, not a checkpoint (no optimizer state)")
+        }
+        guard file.header.count == parameterCount, file.header.model == modelName else {
+            throw TrainingError.badInput("\(path): holds \(file.header.model) with \(file.header.count) parameters; this run is \(modelName) with \(parameterCount)")
+        }
+        let mine = encodeOptions(options)
+        if saved != mine {
+            let a = (try? JSONSerialization.jsonObject(with: Data(saved.utf8))) as? [String: Any] ?? [:]
+            let b = (try? JSONSerialization.jsonObject(with: Data(mine.utf8))) as? [String: Any] ?? [:]
+            let differing = Set(a.keys).union(b.keys).filter { "\(a[$0] ?? "none")" != "\(b[$0] ?? "none")" }.sorted()
+            throw TrainingError.badInput("\(path): written with different options (\(differing.joined(separator: ", "))); resume with the same options")
+        }
+        guard file.header.iteration < options.iterations else {
+            throw TrainingError.badInput("\(path): already at iteration \(file.header.iteration) of \(options.iterations); nothing to resume")
+        }
+        return file
+    }
+}
