@@ -62,6 +62,8 @@ public struct TrainingOptions: Codable, Equatable {
     public var keepCheckpoints: Int = 3
     /// A checkpoint path, or "latest" for the newest in the output folder.
     public var resume: String?
+    /// Chrome trace JSON of every rank's phases, written by rank 0 at the end.
+    public var trace: String?
 
     public init() {}
 

@@ -41,23 +41,25 @@ final class Replica {
 
     var modelName: String { network?.name ?? kind.rawValue }
 
-    struct StepResult { var lossSum: Double; var correct: Int; var deadOutputs: Bool }
+    struct StepResult { var lossSum: Double; var correct: Int; var deadOutputs: Bool; var forwardEnd: Double }
 
     /// Forward and backward on this rank's batch; leaves the local mean-loss gradient in the store.
     func computeGradients(dataset: ImageDataset?, indices: ArraySlice<Int>, dropoutSeed: UInt64) -> StepResult {
         guard let net = network, let input = input, let loss = loss, let dataset = dataset else {
-            return StepResult(lossSum: 0, correct: 0, deadOutputs: false)
+            return StepResult(lossSum: 0, correct: 0, deadOutputs: false, forwardEnd: monotonicSeconds())
         }
         input.setBatch(indices.count)
         dataset.fillBatch(indices: indices, images: input.data, labels: labels)
         net.setDropoutSeed(dropoutSeed)
         let logits = net.forward(input, training: true)
         let r = loss.forwardBackward(logits: logits, labels: UnsafeBufferPointer(start: labels, count: indices.count))
+        let forwardEnd = monotonicSeconds()
         store.zeroGradients()
         net.backward(loss.gradient)
         var allZero = true
         for i in 0..<logits.count where logits.data[i] != 0 { allZero = false; break }
-        return StepResult(lossSum: r.loss * Double(indices.count), correct: r.correct, deadOutputs: allZero)
+        return StepResult(lossSum: r.loss * Double(indices.count), correct: r.correct, deadOutputs: allZero,
+                          forwardEnd: forwardEnd)
     }
 
     /// Top-1 correct predictions on `indices` (evaluation mode: dropout off).

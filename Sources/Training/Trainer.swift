@@ -35,6 +35,7 @@ public final class Trainer {
     var pending: [IterationRecord] = []
     /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
     public private(set) var startIteration = 0
+    var tracer: TraceRecorder?
 
     var isRoot: Bool { comm.rank == 0 }
 

@@ -17,6 +17,10 @@ extension Trainer {
         var deadRun = 0
         pending.reserveCapacity(o.logEvery)
         if isRoot { log(banner()) }
+        if o.trace != nil {
+            try comm.barrier()  // a common time origin for every rank's row
+            tracer = TraceRecorder(capacity: 8 * (o.iterations - startIteration) + 64, origin: monotonicSeconds())
+        }
 
         if isRoot && startIteration > 0 { log("resuming at iteration \(startIteration) from \(o.resume!)") }
         for iteration in startIteration..<o.iterations {
@@ -43,6 +47,13 @@ extension Trainer {
             let lr = o.policy.rate(base: o.baseLR, iteration: iteration)
             optimizer.step(parameters: replica.store.values, gradients: gradients, learningRate: Float(lr))
             let t4 = monotonicSeconds()
+            if let tr = tracer {
+                tr.record(.data, from: t0, to: t1, iteration: iteration)
+                tr.record(.forward, from: t1, to: step.forwardEnd, iteration: iteration)
+                tr.record(.backward, from: step.forwardEnd, to: t2, iteration: iteration)
+                tr.record(.allreduce, from: t2, to: t3, iteration: iteration, bytes: counters.bytesSent)
+                tr.record(.update, from: t3, to: t4, iteration: iteration)
+            }
 
             pending.append(record(iteration: iteration, counters: counters, step: step, batch: indices.count, lr: lr,
                                   times: (data: t1 - t0, compute: t2 - t1, comm: t3 - t2, update: t4 - t3, total: t4 - t0)))
@@ -86,6 +97,7 @@ extension Trainer {
             if let dir = o.outputDirectory { try saveWeights(to: (dir as NSString).appendingPathComponent("weights.bin"), iteration: o.iterations) }
         }
         if o.outputDirectory != nil { try checkpoint(after: o.iterations) }
+        if let path = o.trace { try writeTrace(to: path) }
         let images = Double(o.iterations * o.batchSize)
         return TrainingResult(iterations: o.iterations, finalLoss: lastLoss, testAccuracy: evaluation?.accuracy,
                               testImages: evaluation?.images ?? 0, wallSeconds: wall, imagesPerSecond: images / wall)
@@ -148,6 +160,13 @@ extension Trainer {
         guard isRoot, let dir = options.outputDirectory else { return }
         try Checkpoints.write(store: replica.store, momentum: optimizer.velocity, iteration: iterations, options: options,
                               modelName: replica.modelName, dir: dir, keep: options.keepCheckpoints)
+    }
+
+    /// Gathers every rank's timeline to rank 0, which writes one Chrome trace file.
+    func writeTrace(to path: String) throws {
+        let mine = Array((tracer?.jsonEvents(rank: comm.rank) ?? "").utf8)
+        guard let all = try comm.gatherBytes(mine, root: 0) else { return }
+        try atomicWrite(TraceRecorder.document(all.map { String(decoding: $0, as: UTF8.self) }), to: path)
     }
 
     public func saveWeights(to path: String, iteration: Int) throws {

@@ -99,4 +99,22 @@ final class DistributedTrainingTests: XCTestCase {
             XCTAssertEqual(rec.bytesReceived, 243_860_896)
         }
     }
+
+    func testTraceHasEveryPhaseOfEveryIterationOnEveryRank() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trace = dir.appendingPathComponent("trace.json")
+        let r = try ProcessRunner.mpirun(3, binary, common(dir, iterations: 3) + ["--trace", trace.path, "--allreduce", "ring"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: trace)) as! [String: Any]
+        let events = (json["traceEvents"] as! [[String: Any]]).filter { $0["ph"] as? String == "X" }
+        for phase in ["data", "forward", "backward", "allreduce", "sgd update"] {
+            let mine = events.filter { $0["name"] as? String == phase }
+            XCTAssertEqual(mine.count, 3 * 3, "\(phase): 3 iterations x 3 ranks")
+            XCTAssertEqual(Set(mine.map { $0["pid"] as! Int }), [0, 1, 2])
+        }
+        let sent = events.filter { $0["name"] as? String == "allreduce" }.map { ($0["args"] as! [String: Any])["bytes_sent"] as! Int }
+        let records = try MetricsReader.read(dir.appendingPathComponent("metrics.jsonl").path)
+        XCTAssertEqual(sent.reduce(0, +), records.reduce(0) { $0 + $1.bytesSent }, "the trace's bytes are the counted bytes")
+    }
 }
