@@ -58,15 +58,16 @@ public final class Communicator {
                                as: UTF8.self)
     }
 
-    /// Initialises MPI (MPI_Init_thread, MPI_THREAD_FUNNELED) unless it already is,
-    /// and sets MPI_ERRORS_RETURN on MPI_COMM_WORLD. Works without mpirun too
-    /// (a singleton run: rank 0 of 1).
+    /// Initialises MPI (MPI_Init_thread, MPI_THREAD_SERIALIZED: a communication
+    /// thread may make the calls while the main thread computes, never both at
+    /// once) unless it already is, and sets MPI_ERRORS_RETURN on MPI_COMM_WORLD.
+    /// Works without mpirun too (a singleton run: rank 0 of 1).
     public static func initialize() throws -> Communicator {
         var initialized: Int32 = 0
         try mpiCheck(MPI_Initialized(&initialized), "MPI_Initialized")
         var provided: Int32 = 0
         if initialized == 0 {
-            try mpiCheck(MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided), "MPI_Init_thread")
+            try mpiCheck(MPI_Init_thread(nil, nil, cmpi_thread_serialized(), &provided), "MPI_Init_thread")
         } else {
             try mpiCheck(MPI_Query_thread(&provided), "MPI_Query_thread")
         }
@@ -74,6 +75,9 @@ public final class Communicator {
         try mpiCheck(MPI_Comm_set_errhandler(world, cmpi_errors_return()), "MPI_Comm_set_errhandler")
         return try Communicator(world: world, threadLevel: provided)
     }
+
+    /// Whether a thread other than the main one may make MPI calls (one at a time).
+    public var allowsSerializedThreads: Bool { threadLevel >= cmpi_thread_serialized() }
 
     /// MPI_Finalize. Call once, after the last collective, on every rank.
     public func finalize() throws {

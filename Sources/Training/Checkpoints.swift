@@ -30,7 +30,7 @@ enum Checkpoints {
     /// The options that must match for a resumed run to continue the same run.
     static func resumeKey(_ o: TrainingOptions) -> TrainingOptions {
         var k = o
-        k.outputDirectory = nil; k.resume = nil; k.trace = nil; k.checkpointEvery = 0; k.keepCheckpoints = 0
+        k.outputDirectory = nil; k.resume = nil; k.trace = nil; k.bucketMB = 0; k.checkpointEvery = 0; k.keepCheckpoints = 0
         k.allreduce = ""; k.logEvery = 1; k.evalEvery = 0; k.testLimit = nil
         return k
     }

@@ -64,6 +64,8 @@ public struct TrainingOptions: Codable, Equatable {
     public var resume: String?
     /// Chrome trace JSON of every rank's phases, written by rank 0 at the end.
     public var trace: String?
+    /// Gradient bucket size in MB for overlapping the exchange with backward (0: one exchange after backward).
+    public var bucketMB: Double = 0
 
     public init() {}
 
@@ -88,6 +90,7 @@ public struct TrainingOptions: Codable, Equatable {
         if power < 0 { throw bad("--power must be >= 0, got \(power)") }
         if logEvery <= 0 { throw bad("--log-every must be positive, got \(logEvery)") }
         if evalEvery < 0 { throw bad("--eval-every must be >= 0, got \(evalEvery)") }
+        if !(bucketMB >= 0) || !bucketMB.isFinite { throw bad("--bucket-mb must be >= 0, got \(bucketMB)") }
         if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
         if keepCheckpoints < 0 { throw bad("--keep-checkpoints must be >= 0, got \(keepCheckpoints)") }
         if resume == "latest" && outputDirectory == nil { throw bad("--resume latest needs --output (the folder to look in)") }

@@ -36,6 +36,8 @@ public final class Trainer {
     /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
     public private(set) var startIteration = 0
     var tracer: TraceRecorder?
+    /// Set when --bucket-mb > 0: exchanges buckets on a communication thread during backward.
+    var exchange: BucketedExchange?
 
     var isRoot: Bool { comm.rank == 0 }
 
@@ -74,6 +76,15 @@ public final class Trainer {
         replica = built!
         optimizer = SGD(parameterCount: replica.store.count, momentum: Float(options.momentum),
                         weightDecay: Float(options.weightDecay))
+        if options.bucketMB > 0, let net = replica.network {
+            guard communicator.allowsSerializedThreads else {
+                throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")
+            }
+            let ex = BucketedExchange(network: net, bucketBytes: max(4, Int(options.bucketMB * 1_048_576)),
+                                      allreduce: allreduce, comm: communicator)
+            net.onLayerBackwardDone = { [unowned ex] in ex.layerDone($0) }
+            exchange = ex
+        }
         if options.resume != nil {
             // Rank 0 read the checkpoint; every rank takes its state from rank 0.
             var position = [UInt8](repeating: 0, count: 8)
@@ -92,6 +103,8 @@ public final class Trainer {
         }
         try comm.broadcast(replica.store.values, root: 0)
     }
+
+    deinit { exchange?.stop() }
 
     static func loadData(_ o: TrainingOptions) throws -> (ImageDataset?, ImageDataset?) {
         guard o.model.squeezeNetVersion != nil else { return (nil, nil) }

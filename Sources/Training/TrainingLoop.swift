@@ -27,14 +27,23 @@ extension Trainer {
             let t0 = monotonicSeconds()
             let indices = schedule?.indices(forIteration: iteration) ?? []
             let t1 = monotonicSeconds()
+            _ = comm.takeCounters()
+            FaultInjection.beforeAllreduce(rank: comm.rank, iteration: iteration)
+            exchange?.beginIteration()
             let step = replica.computeGradients(dataset: train, indices: indices,
                                                 dropoutSeed: o.seed &+ UInt64(iteration) &* 0x9E37_79B9 &+ UInt64(comm.rank) << 48)
             let t2 = monotonicSeconds()
-            _ = comm.takeCounters()
-            FaultInjection.beforeAllreduce(rank: comm.rank, iteration: iteration)
-            try allreduce.allreduce(gradients, on: comm)
+            var commSeconds: Double
+            if let ex = exchange {
+                try ex.finish()  // buckets started during backward; wait for the rest
+                commSeconds = ex.commSeconds
+            } else {
+                try allreduce.allreduce(gradients, on: comm)
+                commSeconds = monotonicSeconds() - t2
+            }
             let counters = comm.takeCounters()
             let t3 = monotonicSeconds()
+            commSeconds = max(commSeconds, 0)
             var finite = true
             for i in 0..<gradients.count {
                 let g = gradients[i] * scale
@@ -56,10 +65,11 @@ extension Trainer {
             }
 
             pending.append(record(iteration: iteration, counters: counters, step: step, batch: indices.count, lr: lr,
-                                  times: (data: t1 - t0, compute: t2 - t1, comm: t3 - t2, update: t4 - t3, total: t4 - t0)))
+                                  times: (data: t1 - t0, compute: t2 - t1, comm: commSeconds, exposed: t3 - t2,
+                                          update: t4 - t3, total: t4 - t0)))
             window.lossSum += step.lossSum; window.correct += step.correct; window.seen += indices.count
             window.dead += step.deadOutputs ? 1 : 0
-            window.comm += t3 - t2; window.time += t4 - t0
+            window.comm += t3 - t2; window.time += t4 - t0  // exposed communication
 
             let last = iteration + 1 == o.iterations
             if (iteration + 1) % o.logEvery == 0 || last {
@@ -108,11 +118,11 @@ extension Trainer {
         let bytes = replica.store.count * 4
         return "training \(o.model.rawValue) (\(replica.store.count) parameters, \(bytes) gradient bytes) on \(o.dataset.rawValue)"
             + " \(o.inputSize)px, \(comm.size) rank(s), global batch \(o.batchSize) (\(o.batchSize / comm.size) per rank),"
-            + " allreduce \(algorithm.rawValue), base-lr \(o.baseLR) \(o.lrPolicy.rawValue), \(o.iterations) iterations"
+            + " allreduce \(algorithm.rawValue)\(exchange.map { " in \($0.buckets.count) buckets overlapping backward" } ?? ""), base-lr \(o.baseLR) \(o.lrPolicy.rawValue), \(o.iterations) iterations"
     }
 
     func record(iteration: Int, counters: TrafficCounters, step: Replica.StepResult, batch: Int, lr: Double,
-                times: (data: Double, compute: Double, comm: Double, update: Double, total: Double)) -> IterationRecord {
+                times: (data: Double, compute: Double, comm: Double, exposed: Double, update: Double, total: Double)) -> IterationRecord {
         var sent = counters.bytesSent, received = counters.bytesReceived, messages = counters.messagesSent
         if !algorithm.bytesAreCounted {
             // Native MPI_Allreduce: the library's bytes are invisible; report the modelled figure.
@@ -125,7 +135,7 @@ extension Trainer {
             bytesSent: sent, bytesReceived: received, messagesSent: messages, bytesCounted: algorithm.bytesAreCounted,
             commSeconds: times.comm, computeSeconds: times.compute, updateSeconds: times.update, dataSeconds: times.data,
             iterationSeconds: times.total, batchSize: batch, globalBatchSize: options.batchSize,
-            loss: batch > 0 ? step.lossSum / Double(batch) : nil, learningRate: lr)
+            loss: batch > 0 ? step.lossSum / Double(batch) : nil, learningRate: lr, exposedCommSeconds: times.exposed)
     }
 
     /// Gathers every rank's pending records to rank 0, which appends them ordered by iteration, then rank.

@@ -39,6 +39,8 @@ struct Train: ParsableCommand {
     @Option(help: "Write a checkpoint every N iterations (0: only at the end); needs --output.") var checkpointEvery: Int = 0
     @Option(help: "Number of checkpoints to keep (0: all).") var keepCheckpoints: Int = 3
     @Option(help: "Resume from a checkpoint file, or 'latest' (newest in --output).") var resume: String?
+    @Option(help: "Exchange gradients in buckets of this many MB while backward runs (0: one exchange after backward).")
+    var bucketMB: Double = 0
     @Option(help: "Write a Chrome trace (JSON; open in Perfetto or chrome://tracing) of every rank's phases to FILE.")
     var trace: String?
     @Flag(help: "Print the model's per-layer table and parameter count, then exit.") var summary = false
@@ -65,6 +67,7 @@ struct Train: ParsableCommand {
         o.allreduce = allreduce; o.evalEvery = evalEvery; o.logEvery = logEvery; o.outputDirectory = output
         o.checkpointEvery = checkpointEvery; o.keepCheckpoints = keepCheckpoints; o.resume = resume
         o.trace = trace
+        o.bucketMB = bucketMB
         if iterations != nil && epochs != nil { throw ValidationError("give --iterations or --epochs, not both") }
         if let e = epochs {
             guard e > 0 else { throw ValidationError("--epochs must be positive, got \(e)") }

@@ -117,4 +117,29 @@ final class DistributedTrainingTests: XCTestCase {
         let records = try MetricsReader.read(dir.appendingPathComponent("metrics.jsonl").path)
         XCTAssertEqual(sent.reduce(0, +), records.reduce(0) { $0 + $1.bytesSent }, "the trace's bytes are the counted bytes")
     }
+
+    /// Buckets exchanged during backward give the same weights as one exchange
+    /// after it: bit for bit with `tree` (every element is summed in the same
+    /// binomial order either way), to rounding with `ring` (bucket boundaries move
+    /// the ring's chunks, so the order of the sums changes).
+    func testBucketedOverlapGivesTheSameWeights() throws {
+        for (algorithm, tolerance) in [("tree", 0.0), ("ring", 1e-5)] {
+            var results: [WeightFile] = []
+            for mb in ["0", "0.5"] {
+                let dir = TestPaths.temporaryDirectory()
+                defer { try? FileManager.default.removeItem(at: dir) }
+                let r = try ProcessRunner.mpirun(3, binary, common(dir) + ["--allreduce", algorithm, "--bucket-mb", mb])
+                XCTAssertEqual(r.status, 0, r.stderr)
+                if mb != "0" { XCTAssertTrue(r.stdout.contains("buckets overlapping backward"), r.stdout) }
+                let records = try MetricsReader.read(dir.appendingPathComponent("metrics.jsonl").path)
+                XCTAssertTrue(records.allSatisfy { $0.exposedCommSeconds != nil })
+                XCTAssertEqual(records.filter { $0.rank == 0 }.map(\.bytesSent).first,
+                               records.filter { $0.rank == 0 }.map(\.bytesSent).last)
+                results.append(try weights(dir))
+            }
+            let diff = relativeMaxDifference(results[1].values, results[0].values)
+            print("\(algorithm): bucketed vs one exchange: \(diff)")
+            XCTAssertLessThanOrEqual(diff, tolerance, algorithm)
+        }
+    }
 }
