@@ -1,4 +1,3 @@
-import CBLAS
 
 /// 2-D convolution (cross-correlation, like Caffe and PyTorch) as im2col + sgemm,
 /// with stride, zero padding, bias and groups.
@@ -72,8 +71,8 @@ public final class Conv2D: Layer {
             let m = min(chunk, n - first), ld = m * hw
             for t in 0..<m { im2col(input.image(first + t), into: columns + t * hw, leading: ld) }
             for g in 0..<groups {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(og), Int32(ld), Int32(k),
-                            1, w + g * og * k, Int32(k), columns + g * k * ld, Int32(ld), 0, staging + g * og * ld, Int32(ld))
+                sgemm(transA: false, transB: false, m: og, n: ld, k: k,
+                      a: w + g * og * k, lda: k, b: columns + g * k * ld, ldb: ld, beta: 0, c: staging + g * og * ld, ldc: ld)
             }
             for t in 0..<m {
                 let y = output.image(first + t)
@@ -105,14 +104,14 @@ public final class Conv2D: Layer {
             }
             for g in 0..<groups {
                 // dW_g += dy_g (og x ld) * col_g^T (ld x k)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(og), Int32(k), Int32(ld),
-                            1, staging + g * og * ld, Int32(ld), columns + g * k * ld, Int32(ld), 1, dw + g * og * k, Int32(k))
+                sgemm(transA: false, transB: true, m: og, n: k, k: ld,
+                      a: staging + g * og * ld, lda: ld, b: columns + g * k * ld, ldb: ld, beta: 1, c: dw + g * og * k, ldc: k)
             }
             guard needsInputGradient else { continue }
             for g in 0..<groups {
                 // dcol_g (k x ld) = W_g^T (k x og) * dy_g (og x ld), over the columns no longer needed
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(ld), Int32(og),
-                            1, w + g * og * k, Int32(k), staging + g * og * ld, Int32(ld), 0, columns + g * k * ld, Int32(ld))
+                sgemm(transA: true, transB: false, m: k, n: ld, k: og,
+                      a: w + g * og * k, lda: k, b: staging + g * og * ld, ldb: ld, beta: 0, c: columns + g * k * ld, ldc: ld)
             }
             for t in 0..<m { col2im(columns + t * hw, leading: ld, into: inputGradient.image(first + t)) }
         }

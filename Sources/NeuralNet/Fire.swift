@@ -60,4 +60,8 @@ public final class Fire: Layer {
         let dsq = squeezeReLU.backward(squeezeOut!, squeezeGradient)!
         return squeeze.backward(input, dsq)
     }
+
+    func signature(into h: inout UInt64) {
+        squeezeReLU.signature(into: &h); expand1x1ReLU.signature(into: &h); expand3x3ReLU.signature(into: &h)
+    }
 }

@@ -72,4 +72,9 @@ public final class MaxPool2D: Layer {
         }
         return inputGradient
     }
+
+    /// A hash of the winners of the last forward (see `ReLU.signature`).
+    func signature(into h: inout UInt64) {
+        for i in 0..<output.count { h = (h ^ UInt64(UInt32(bitPattern: argmax[i]))) &* 0x0000_0100_0000_01B3 }
+    }
 }

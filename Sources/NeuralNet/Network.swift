@@ -24,13 +24,20 @@ public final class Network {
 
     public var parameterCount: Int { store.count }
 
+    /// When set, forward and backward add each layer's seconds here (benchmarks only).
+    public var layerSeconds: (forward: [Double], backward: [Double])?
+
+    public func startProfilingLayers() { layerSeconds = (Array(repeating: 0, count: layers.count), Array(repeating: 0, count: layers.count)) }
+
     @discardableResult
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         precondition(input.shape.perImage == inputShape.perImage, "input \(input.shape) does not match \(inputShape)")
         var x = input
         for (i, layer) in layers.enumerated() {
             inputs[i] = x
+            let t0 = layerSeconds == nil ? 0 : clockSeconds()
             x = layer.forward(x, training: training)
+            if layerSeconds != nil { layerSeconds!.forward[i] += clockSeconds() - t0 }
         }
         return x
     }
@@ -39,7 +46,9 @@ public final class Network {
     public func backward(_ outputGradient: Tensor) {
         var dy = outputGradient
         for i in stride(from: layers.count - 1, through: 0, by: -1) {
+            let t0 = layerSeconds == nil ? 0 : clockSeconds()
             if let dx = layers[i].backward(inputs[i]!, dy) { dy = dx }
+            if layerSeconds != nil { layerSeconds!.backward[i] += clockSeconds() - t0 }
             onLayerBackwardDone?(i)
         }
     }
@@ -56,6 +65,19 @@ public final class Network {
     }
 
     public var forwardMACsPerImage: Int { layers.reduce(0) { $0 + $1.forwardMACsPerImage } }
+
+    /// A hash of every ReLU's on/off pattern and every max pool's winners in the last
+    /// forward. Two forwards with the same signature took the same linear piece of
+    /// the network, so a finite difference between them is free of kinks.
+    public func kinkSignature() -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for layer in layers {
+            if let r = layer as? ReLU { r.signature(into: &h) }
+            if let p = layer as? MaxPool2D { p.signature(into: &h) }
+            if let f = layer as? Fire { f.signature(into: &h) }
+        }
+        return h
+    }
 }
 
 /// Builds a chain whose every layer takes its input shape from the previous one.
@@ -77,12 +99,12 @@ public struct NetworkBuilder {
     }
 
     public mutating func conv(_ name: String, _ out: Int, kernel: Int, stride: Int = 1, pad: Int = 0, groups: Int = 1,
-                              weightInit: Initializer? = nil, relu: Bool = true) {
+                              weightInit: Initializer? = nil, biasInit: Initializer = .constant(0), relu: Bool = true) {
         let fallback = defaultConvInit
         add { s, store in
             let fanIn = s.c / groups * kernel * kernel
             return Conv2D(name, input: s, outChannels: out, kernel: kernel, stride: stride, pad: pad, groups: groups,
-                          weightInit: weightInit ?? fallback.initializer(fanIn: fanIn), store: store)
+                          weightInit: weightInit ?? fallback.initializer(fanIn: fanIn), biasInit: biasInit, store: store)
         }
         if relu { add { s, _ in ReLU("\(name).relu", input: s) } }
     }
@@ -97,6 +119,19 @@ public struct NetworkBuilder {
     }
 
     public mutating func dropout(_ name: String, _ p: Float) { add { s, _ in Dropout(name, input: s, probability: p) } }
+
+    /// A fully connected layer over the flattened current shape (K = C*H*W), with
+    /// ReLU "<name>.relu" unless `relu` is false.
+    public mutating func fullyConnected(_ name: String, _ out: Int, weightInit: Initializer? = nil,
+                                        biasInit: Initializer = .constant(0), relu: Bool = true) {
+        add { FullyConnected(name, input: $0, outputs: out, weightInit: weightInit, biasInit: biasInit, store: $1) }
+        if relu { add { s, _ in ReLU("\(name).relu", input: s) } }
+    }
+
+    /// Local response normalisation across channels (Caffe's LRN defaults).
+    public mutating func lrn(_ name: String, localSize: Int = 5, alpha: Float = 1e-4, beta: Float = 0.75, k: Float = 1) {
+        add { s, _ in LRN(name, input: s, localSize: localSize, alpha: alpha, beta: beta, k: k) }
+    }
 
     /// Allocates the flat buffers and initialises them from `seed`.
     public func build(name: String, seed: UInt64) -> Network {

@@ -3,13 +3,15 @@ import NeuralNet
 /// The per-layer table printed by `--summary`.
 public enum ModelSummary {
     public static func table(_ o: TrainingOptions) -> String {
-        guard let version = o.model.squeezeNetVersion else {
+        guard o.model.computes else {
             return "alexnet-payload: \(ModelKind.alexnetParameterCount) parameters (\(ModelKind.alexnetParameterCount * 4) gradient bytes), no layers: communication only"
         }
-        let net = SqueezeNet.make(version, classes: o.classes, inputSize: o.inputSize, batch: 1, dropout: Float(o.dropout))
-        var lines = ["SqueezeNet \(version.rawValue), \(o.classes) classes, input 3x\(o.inputSize)x\(o.inputSize)",
+        let net = o.model.squeezeNetVersion.map {
+            SqueezeNet.make($0, classes: o.classes, inputSize: o.inputSize, batch: 1, dropout: Float(o.dropout))
+        } ?? AlexNet.make(classes: o.classes, inputSize: o.inputSize, batch: 1, dropout: Float(o.dropout))
+        var lines = ["\(net.name), \(o.classes) classes, input 3x\(o.inputSize)x\(o.inputSize)",
                      pad("layer", 10) + pad("output (CxHxW)", 18, left: false) + pad("parameters", 14, left: false) + pad("MMACs", 10, left: false)]
-        for layer in net.layers where !(layer is ReLU) {
+        for layer in net.layers where !(layer is ReLU) && !(layer is Dropout) {
             let s = layer.outputShape
             lines.append(pad(layer.name, 10) + pad("\(s.c)x\(s.h)x\(s.w)", 18, left: false)
                          + pad(grouped(layer.parameterCount), 14, left: false)

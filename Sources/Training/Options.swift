@@ -4,6 +4,8 @@ import NeuralNet
 public enum ModelKind: String, CaseIterable, Codable {
     case v1_0 = "v1.0"
     case v1_1 = "v1.1"
+    /// Caffe's bvlc_alexnet (grouped convolutions, LRN): the trainable baseline, 60,965,224 parameters at 1000 classes.
+    case alexnet
     /// A communication-only stand-in for Caffe's bvlc_alexnet: 60,965,224 gradients, no compute.
     case alexnetPayload = "alexnet-payload"
 
@@ -13,9 +15,12 @@ public enum ModelKind: String, CaseIterable, Codable {
         switch self {
         case .v1_0: return .v1_0
         case .v1_1: return .v1_1
-        case .alexnetPayload: return nil
+        case .alexnet, .alexnetPayload: return nil
         }
     }
+
+    /// Whether the replica computes (forward and backward on data).
+    public var computes: Bool { self != .alexnetPayload }
 }
 
 public enum DatasetKind: String, CaseIterable, Codable {
@@ -99,6 +104,9 @@ public struct TrainingOptions: Codable, Equatable {
         if let v = model.squeezeNetVersion {
             let minimum = SqueezeNet.minimumInputSize(v)
             if inputSize < minimum { throw bad("--input-size \(inputSize) is too small for SqueezeNet \(v.rawValue): at least \(minimum)") }
+        }
+        if model == .alexnet && inputSize < AlexNet.minimumInputSize {
+            throw bad("--input-size \(inputSize) is too small for AlexNet: at least \(AlexNet.minimumInputSize)")
         }
         if dataset == .fashionMNIST && classes != 10 && model != .alexnetPayload {
             throw bad("--classes must be 10 for fashion-mnist, got \(classes)")

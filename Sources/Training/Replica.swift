@@ -17,10 +17,12 @@ final class Replica {
         self.localBatch = localBatch
         labels = .allocate(capacity: max(localBatch, 1))
         labels.initialize(repeating: 0, count: max(localBatch, 1))
-        if let version = options.model.squeezeNetVersion {
-            let net = SqueezeNet.make(version, classes: options.classes, inputSize: options.inputSize,
-                                      batch: localBatch, dropout: Float(options.dropout), seed: options.seed,
-                                      convInit: options.convInit)
+        if options.model.computes {
+            let net = options.model.squeezeNetVersion.map {
+                SqueezeNet.make($0, classes: options.classes, inputSize: options.inputSize, batch: localBatch,
+                                dropout: Float(options.dropout), seed: options.seed, convInit: options.convInit)
+            } ?? AlexNet.make(classes: options.classes, inputSize: options.inputSize, batch: localBatch,
+                              dropout: Float(options.dropout), seed: options.seed)
             network = net
             store = net.store
             input = Tensor(net.inputShape)

@@ -107,7 +107,7 @@ public final class Trainer {
     deinit { exchange?.stop() }
 
     static func loadData(_ o: TrainingOptions) throws -> (ImageDataset?, ImageDataset?) {
-        guard o.model.squeezeNetVersion != nil else { return (nil, nil) }
+        guard o.model.computes else { return (nil, nil) }
         switch o.dataset {
         case .fashionMNIST:
             let prep = Preprocessing(size: o.inputSize, channels: 3)

@@ -109,7 +109,7 @@ final class LayerGradientTests: XCTestCase {
                 for i in 0..<ref.count { p[i] *= 0.1 }
             }
         }
-        XCTAssertEqual(fire.outputShape, Shape(n: 2, c: 9, h: 5, w: 5))
+        XCTAssertEqual(fire.outputShape, Shape(n: 2, c: 10, h: 5, w: 5))
         GradientCheck().check(fire, store: store, input: randomTensor(fire.inputShape))
     }
 

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Training
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Single-process speed: training and inference images/s, per-layer times, sgemm share and peak, memory.")
+
+    @Option(help: "Models, comma-separated: v1.0, v1.1, alexnet.") var models: String = "v1.0,v1.1,alexnet"
+    @Option(help: "Batch sizes, comma-separated.") var batches: String = "16,32"
+    @Option(help: "OpenBLAS thread counts, comma-separated.") var threads: String = "1,2"
+    @Option(help: "Input size in pixels (AlexNet uses 227 when this is 224, as Caffe does).") var inputSize: Int = 224
+    @Option(help: "Timed iterations per configuration (the median is reported).") var iterations: Int = 5
+    @Option(help: "Untimed warm-up iterations.") var warmup: Int = 2
+    @Option(help: "Also write every result as JSON to this file.") var json: String?
+    @Flag(help: "Print the per-layer table of each configuration.") var layers = false
+
+    func run() throws {
+        guard iterations >= 1, warmup >= 0, inputSize > 0 else { fail("--iterations must be >= 1, --warmup >= 0, --input-size > 0") }
+        let ints = { (s: String, name: String) -> [Int] in
+            let v = s.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            if v.isEmpty || v.contains(where: { $0 <= 0 }) { fail("--\(name) must be a comma-separated list of positive integers") }
+            return v
+        }
+        var results: [Benchmark.Result] = []
+        print("model    px  batch thr  train img/s  infer img/s  step GFLOP/s  sgemm share  sgemm GFLOP/s  sgemm peak  RSS MB  RSS growth B/iter")
+        for model in models.split(separator: ",").map(String.init) {
+            for batch in ints(batches, "batches") {
+                for t in ints(threads, "threads") {
+                    let size = model == "alexnet" && inputSize == 224 ? 227 : inputSize
+                    let r: Benchmark.Result
+                    do { r = try Benchmark.run(.init(model: model, inputSize: size, batch: batch, threads: t,
+                                                     iterations: iterations, warmup: warmup)) } catch { fail("\(error)") }
+                    results.append(r)
+                    print(model.padding(toLength: 7, withPad: " ", startingAt: 0) + String(format: " %4d %5d %3d %12.2f %12.2f %13.2f %11.1f%% %14.2f %11.2f %7.0f %12.0f",
+                                 size, batch, t, r.trainImagesPerSecond, r.inferenceImagesPerSecond,
+                                 r.stepGFLOPS, 100 * r.sgemmShare, r.sgemmGFLOPS, r.sgemmPeakGFLOPS, r.peakResidentMB,
+                                 r.heapGrowthBytesPerIteration))
+                    fflush(stdout)
+                    if layers {
+                        for l in r.layers where l.forwardMs + l.backwardMs > 0.05 {
+                            print("    " + l.name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                                  + String(format: "fwd %8.2f ms %7.2f GFLOP/s   bwd %8.2f ms %7.2f GFLOP/s",
+                                           l.forwardMs, l.forwardGFLOPS, l.backwardMs, l.backwardGFLOPS))
+                        }
+                    }
+                }
+            }
+        }
+        print("medians of \(iterations) timed iterations after \(warmup) warm-up; sgemm peak: 1024^3 product in the same run")
+        if let path = json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do { try atomicWrite(try encoder.encode(results), to: path) } catch { fail("\(error)") }
+        }
+    }
+}
