@@ -13,6 +13,6 @@ struct SqueezeNetTrain: ParsableCommand {
           squeezenet-train --model v1.0 --classes 1000 --summary
           squeezenet-train check-reference ../shared/reference/squeezenet_v1_0_c10_64px
         """,
-        subcommands: [Train.self, CheckReference.self, Diff.self],
+        subcommands: [Train.self, CheckReference.self, Diff.self, ReportCommand.self, Calibrate.self, Bench.self],
         defaultSubcommand: Train.self)
 }
