@@ -84,3 +84,58 @@ func randomTensor(_ shape: Shape, seed: UInt64 = 3) -> Tensor {
     var rng = SeededGenerator(seed: seed)
     return Tensor(shape, values: (0..<shape.count).map { _ in rng.nextUnitFloat() * 2 - 1 })
 }
+
+/// Parameters uniform in +-0.5 from a seed: layers under test need values of order 1.
+func randomizeParameters(_ store: ParameterStore, seed: UInt64 = 5) {
+    store.allocate()
+    var rng = SeededGenerator(seed: seed)
+    for i in 0..<store.count { store.values[i] = (rng.nextUnitFloat() * 2 - 1) * 0.5 }
+}
+
+/// Central differences of a whole network's mean cross-entropy on the largest and
+/// two random entries of every parameter tensor. A step that moves any ReLU or max
+/// pool across its kink (the network's kink signature changes) says nothing about
+/// the derivative and is skipped, as Caffe's GradientChecker skips kinks.
+/// Errors are |fd - analytic| / max|analytic| of the entry's tensor.
+func wholeNetworkGradientCheck(_ net: Network, input x: Tensor, labels: [Int32], h: Float,
+                               rng: inout SeededGenerator) -> (errors: [(Double, String)], skipped: Int) {
+    let store = net.store
+    let loss = SoftmaxCrossEntropy(batch: x.shape.n, classes: net.classes)
+    func value() -> (Double, UInt64) {
+        let l = labels.withUnsafeBufferPointer { loss.forwardBackward(logits: net.forward(x, training: true), labels: $0).loss }
+        return (l, net.kinkSignature())
+    }
+    let base = value().1
+    store.zeroGradients()
+    net.backward(loss.gradient)
+    let analytic = Array(store.gradients)
+    var errors: [(Double, String)] = [], skipped = 0
+    for ref in store.refs {
+        let scale = (0..<ref.count).reduce(0.0) { max($0, abs(Double(analytic[ref.offset + $1]))) }
+        XCTAssertGreaterThan(scale, 0, "\(ref.name): gradient is identically zero")
+        let top = (0..<ref.count).max { abs(analytic[ref.offset + $0]) < abs(analytic[ref.offset + $1]) }!
+        for i in [top, Int(rng.next() % UInt64(ref.count)), Int(rng.next() % UInt64(ref.count))] {
+            let p = store.value(ref) + i, saved = p.pointee
+            p.pointee = saved + h; let plus = value()
+            p.pointee = saved - h; let minus = value()
+            p.pointee = saved
+            guard plus.1 == base && minus.1 == base else { skipped += 1; continue }
+            let err = abs((plus.0 - minus.0) / Double(2 * h) - Double(analytic[ref.offset + i])) / max(scale, 1e-12)
+            errors.append((err, "\(ref.name)[\(i)]"))
+        }
+    }
+    return (errors.sorted { $0.0 < $1.0 }, skipped)
+}
+
+/// The assertions both whole-network checks make: every kink-free entry within 2%
+/// of its tensor's largest gradient (float32 rounding), the median within 0.1%,
+/// and at least one kink-free entry per tensor on average.
+func assertWholeNetworkGradients(_ result: (errors: [(Double, String)], skipped: Int), tensors: Int, label: String,
+                                 file: StaticString = #filePath, line: UInt = #line) {
+    let e = result.errors
+    guard !e.isEmpty else { return XCTFail("\(label): every step crossed a kink", file: file, line: line) }
+    print("\(label) whole-network finite differences: \(e.count) entries checked, \(result.skipped) skipped at kinks, median \(e[e.count / 2].0), worst \(e.last!.0) (\(e.last!.1))")
+    for (err, name) in e where err >= 2e-2 { XCTFail("\(label) \(name): finite differences disagree by \(err)", file: file, line: line) }
+    XCTAssertLessThan(e[e.count / 2].0, 1e-3, label, file: file, line: line)
+    XCTAssertGreaterThanOrEqual(e.count, tensors, "\(label): too many steps crossed a kink to say anything", file: file, line: line)
+}

@@ -3,12 +3,6 @@ import XCTest
 
 /// Finite-difference checks for every layer type (STYLE.md habit 4).
 final class LayerGradientTests: XCTestCase {
-    func randomizeParameters(_ store: ParameterStore, seed: UInt64 = 5) {
-        store.allocate()
-        var rng = SeededGenerator(seed: seed)
-        for i in 0..<store.count { store.values[i] = (rng.nextUnitFloat() * 2 - 1) * 0.5 }
-    }
-
     func testConvolutionWithStridePaddingAndBias() {
         let store = ParameterStore()
         let conv = Conv2D("conv", input: Shape(n: 2, c: 3, h: 7, w: 6), outChannels: 4, kernel: 3, stride: 2, pad: 1, store: store)

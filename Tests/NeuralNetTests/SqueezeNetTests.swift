@@ -61,11 +61,7 @@ final class SqueezeNetTests: XCTestCase {
     }
 
     /// The whole v1.1 network (no reference dump exists for it) against central
-    /// differences of the mean cross-entropy, on the largest and two random entries
-    /// of every tensor. A step that moves any ReLU or max pool across its kink
-    /// (seen in the network's kink signature) says nothing about the derivative and
-    /// is skipped, as Caffe's GradientChecker skips kinks; every other entry must
-    /// agree to 2% of its tensor's largest gradient (float32 rounding), the median to 0.1%.
+    /// differences of the mean cross-entropy (`wholeNetworkGradientCheck`).
     func testWholeV11NetworkGradientByFiniteDifferences() {
         let net = SqueezeNet.make(.v1_1, classes: 5, inputChannels: 1, inputSize: 33, batch: 2, dropout: 0, seed: 3)
         let store = net.store
@@ -74,38 +70,10 @@ final class SqueezeNetTests: XCTestCase {
             for i in 0..<ref.count { store.value(ref)[i] = rng.nextUnitFloat() * 0.1 }
         }
         let x = Tensor(net.inputShape, values: (0..<net.inputShape.count).map { _ in rng.nextUnitFloat() * 2 - 1 })
-        let labels: [Int32] = [1, 4]
-        let loss = SoftmaxCrossEntropy(batch: 2, classes: 5)
-        func value() -> (Double, UInt64) {
-            let l = labels.withUnsafeBufferPointer { loss.forwardBackward(logits: net.forward(x, training: true), labels: $0).loss }
-            return (l, net.kinkSignature())
-        }
-        let base = value().1
-        store.zeroGradients()
-        net.backward(loss.gradient)
-        let analytic = Array(store.gradients)
-        // h = 1e-3: float32 rounding of the logits costs ~1e-2 of a small tensor's
-        // largest gradient at h = 5e-4; larger steps cross kinks on most entries.
-        let h: Float = 1e-3
-        var errors: [Double] = [], skipped = 0
-        for ref in store.refs {
-            let scale = (0..<ref.count).reduce(0.0) { max($0, abs(Double(analytic[ref.offset + $1]))) }
-            let top = (0..<ref.count).max { abs(analytic[ref.offset + $0]) < abs(analytic[ref.offset + $1]) }!
-            for i in [top, Int(rng.next() % UInt64(ref.count)), Int(rng.next() % UInt64(ref.count))] {
-                let p = store.value(ref) + i, saved = p.pointee
-                p.pointee = saved + h; let plus = value()
-                p.pointee = saved - h; let minus = value()
-                p.pointee = saved
-                guard plus.1 == base && minus.1 == base else { skipped += 1; continue }
-                let err = abs((plus.0 - minus.0) / Double(2 * h) - Double(analytic[ref.offset + i])) / max(scale, 1e-9)
-                errors.append(err)
-                XCTAssertLessThan(err, 2e-2, "\(ref.name)[\(i)]")
-            }
-        }
-        errors.sort()
-        print("v1.1 whole-network finite differences: \(errors.count) entries checked, \(skipped) skipped at kinks, median \(errors[errors.count / 2]), worst \(errors.last!)")
-        XCTAssertGreaterThanOrEqual(errors.count, store.refs.count, "too many steps crossed a kink to say anything")
-        XCTAssertLessThan(errors[errors.count / 2], 1e-3)
+        // h = 1e-3: at 5e-4 float32 rounding of the logits costs ~1e-2 of a small
+        // tensor's largest gradient; larger steps cross kinks on most entries.
+        let result = wholeNetworkGradientCheck(net, input: x, labels: [1, 4], h: 1e-3, rng: &rng)
+        assertWholeNetworkGradients(result, tensors: store.refs.count, label: "v1.1")
     }
 }
 
