@@ -1,0 +1,156 @@
+import Foundation
+import Metrics
+import TestSupport
+import XCTest
+
+/// The multi-host path on a simulated cluster (cluster/sim/netns-cluster): hosts
+/// are network namespaces joined by veth pairs to a bridge, ranks on other hosts
+/// are launched through an `ip netns exec` rsh agent, and the kernel's interface
+/// counters check the bytes the metrics counted. Needs root; skipped otherwise.
+final class ClusterTests: XCTestCase {
+    let root = TestPaths.packageRoot
+    var script: String { root.appendingPathComponent("cluster/sim/netns-cluster").path }
+    let binary = TestPaths.executable("squeezenet-train").path
+
+    /// Ethernet 14 + IPv4 20 + TCP 32 (with timestamps) bytes per segment, 1448 payload bytes per 1500-byte MTU segment.
+    static let headerBytes = 66, mss = 1448
+
+    func namespacesAvailable() -> String? {
+        guard getuid() == 0 else { return "network namespaces need root (running as uid \(getuid()))" }
+        let probe = "sqprobe\(Int.random(in: 0..<10))"
+        guard let r = try? ProcessRunner.run("/usr/sbin/ip", ["netns", "add", probe], timeout: 10), r.status == 0 else {
+            return "cannot create a network namespace here (ip netns add failed)"
+        }
+        _ = try? ProcessRunner.run("/usr/sbin/ip", ["netns", "del", probe], timeout: 10)
+        return nil
+    }
+
+    /// Bytes each rank sends to each destination in one allreduce (docs/metrics.md).
+    func schedule(_ algorithm: String, p: Int, count: Int) -> [[(to: Int, bytes: Int)]] {
+        var out = Array(repeating: [(to: Int, bytes: Int)](), count: p)
+        let n = 4 * count
+        switch algorithm {
+        case "ring":
+            let c = (0..<p).map { count / p + ($0 < count % p ? 1 : 0) }
+            for r in 0..<p { out[r].append(((r + 1) % p, 4 * (2 * count - c[(r + 1) % p] - c[(r + 2) % p]))) }
+        case "tree":
+            for r in 0..<p {
+                let low = r & -r
+                if r > 0 { out[r].append((r - low, n)) }
+                var k = 1
+                while k < (r == 0 ? p : low) && r + k < p { out[r].append((r + k, n)); k <<= 1 }
+            }
+        default: XCTFail("no schedule for \(algorithm)")
+        }
+        return out
+    }
+
+    struct Wire { let tx: [String: Int]; let hosts: [String] }
+
+    func readWire(_ dir: URL) throws -> Wire {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("wire.json"))) as! [String: Any]
+        var tx: [String: Int] = [:], hosts: [String] = []
+        for h in json["hosts"] as! [[String: Any]] {
+            let name = h["host"] as! String
+            tx[name] = (h["tx_bytes"] as! NSNumber).intValue
+            hosts += Array(repeating: name, count: (h["slots"] as! NSNumber).intValue)  // --map-by slot
+        }
+        return Wire(tx: tx, hosts: hosts)
+    }
+
+    func runOnCluster(_ name: String, _ dir: URL, algorithm: String, iterations: Int) throws {
+        let args = ["run", "--name", name, "--wire", dir.appendingPathComponent("wire.json").path, "--", binary,
+                    "--model", "v1.0", "--dataset", "synthetic", "--classes", "1000", "--input-size", "32",
+                    "--train-limit", "64", "--test-limit", "4", "--batch-size", "4", "--dropout", "0",
+                    "--iterations", String(iterations), "--allreduce", algorithm, "--log-every", "100",
+                    "--output", dir.path]
+        let r = try ProcessRunner.run("/bin/bash", [script] + args, timeout: 60)
+        XCTAssertFalse(r.timedOut, "\(algorithm): mpirun across the simulated hosts timed out\n\(r.stderr)")
+        XCTAssertEqual(r.status, 0, "\(algorithm) \(iterations) iterations: \(r.stdout)\n\(r.stderr)")
+    }
+
+    /// 2 hosts x 2 ranks at a 1 Gbit/s cap, tree and ring. Per host and iteration,
+    /// the eth0 tx_bytes must equal the bytes the metrics counted for that host's
+    /// ranks towards ranks on the other host (same-host ranks talk over loopback)
+    /// within 2% plus TCP/IP headers: |wire - counted| <= 0.02 counted + 66 ceil(counted / 1448),
+    /// the header term being one Ethernet+IPv4+TCP header per MTU-sized segment (the most
+    /// the headers can add; with the veth's segmentation offload they add ~0.2%); the 2%
+    /// covers MPI's own per-message headers and ACKs. The wire bytes per iteration are
+    /// (run with 4 iterations - run with 1) / 3, so the startup broadcast of the weights,
+    /// the option check, metrics gathers and Open MPI's launch traffic cancel.
+    func testCountedBytesMatchTheWireAcrossSimulatedHosts() throws {
+        if let reason = namespacesAvailable() { throw XCTSkip("simulated cluster unavailable: \(reason)") }
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary), "no squeezenet-train at \(binary)")
+        let name = "ct\(Int.random(in: 10000..<100000))"
+        let work = TestPaths.temporaryDirectory("cluster")
+        defer {
+            _ = try? ProcessRunner.run("/bin/bash", [script, "down", "--name", name], timeout: 30)
+            try? FileManager.default.removeItem(at: work)
+        }
+        let up = try ProcessRunner.run("/bin/bash", [script, "up", "--name", name, "--hosts", "2", "--slots", "2",
+                                                     "--rate", "1gbit"], timeout: 30)
+        XCTAssertEqual(up.status, 0, up.stderr)
+        guard up.status == 0 else { return }
+
+        for algorithm in ["tree", "ring"] {
+            let run = work.appendingPathComponent(algorithm), base = work.appendingPathComponent("\(algorithm)-1")
+            try runOnCluster(name, run, algorithm: algorithm, iterations: 4)
+            try runOnCluster(name, base, algorithm: algorithm, iterations: 1)
+            let records = try MetricsReader.read(run.appendingPathComponent("metrics.jsonl").path)
+            XCTAssertEqual(records.count, 4 * 4, "\(algorithm): one record per rank per iteration")
+            XCTAssertTrue(records.allSatisfy { $0.algorithm == algorithm && $0.bytesCounted && $0.model == "v1.0" })
+            let wire = try readWire(run), wire1 = try readWire(base)
+            XCTAssertEqual(wire.hosts.count, 4)
+            let plan = schedule(algorithm, p: 4, count: 1_248_424)
+            for (rank, sends) in plan.enumerated() {
+                let counted = records.filter { $0.rank == rank }.map(\.bytesSent)
+                XCTAssertEqual(Set(counted), [sends.map(\.bytes).reduce(0, +)], "\(algorithm) rank \(rank): counted bytes vs schedule")
+            }
+            for host in Set(wire.hosts).sorted() {
+                // Counted bytes of this host's ranks, per iteration, to ranks on other hosts.
+                var crossHost = 0
+                for rank in 0..<4 where wire.hosts[rank] == host {
+                    let sent = records.filter { $0.rank == rank }.map(\.bytesSent).reduce(0, +) / 4
+                    let total = plan[rank].map(\.bytes).reduce(0, +)
+                    let away = plan[rank].filter { wire.hosts[$0.to] != host }.map(\.bytes).reduce(0, +)
+                    crossHost += total > 0 ? sent * away / total : 0
+                }
+                let perIteration = Double(wire.tx[host]! - wire1.tx[host]!) / 3
+                let tolerance = 0.02 * Double(crossHost) + Double(Self.headerBytes * ((crossHost + Self.mss - 1) / Self.mss))
+                print(String(format: "cluster wire check %@ %@: counted %d B/iter to other hosts, eth0 tx %.0f B/iter (%+.3f%%), tolerance %.0f B",
+                             algorithm, host, crossHost, perIteration, 100 * (perIteration / Double(crossHost) - 1), tolerance))
+                XCTAssertGreaterThan(crossHost, 4_000_000, "\(algorithm) \(host): every host sends at least N across")
+                XCTAssertLessThanOrEqual(abs(perIteration - Double(crossHost)), tolerance,
+                                         "\(algorithm) \(host): wire \(perIteration) B/iter vs counted \(crossHost)")
+            }
+        }
+    }
+
+    /// The Slurm batch script's launch line, generated without Slurm (the script's
+    /// --print-launch mode with a fake allocation): srun with PMIx, or mpirun.
+    func testSlurmScriptLaunchLine() throws {
+        let sbatch = root.appendingPathComponent("cluster/slurm/squeezenet.sbatch").path
+        let env = ["SLURM_JOB_ID": "42", "SLURM_NTASKS": "8", "SLURM_JOB_NUM_NODES": "4", "SQUEEZENET_PRINT_LAUNCH": "1",
+                   "SQUEEZENET_BIN": "/opt/squeezenet/squeezenet-train", "RUN_DIR": "/shared/runs/42"]
+        let srun = try ProcessRunner.run("/bin/bash", [sbatch], environment: env, timeout: 20)
+        XCTAssertEqual(srun.status, 0, srun.stderr)
+        let line = srun.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(line.hasPrefix("srun --mpi=pmix"), line)
+        for part in ["--ntasks=8", "/opt/squeezenet/squeezenet-train", "--allreduce ring", "--batch-size 256",
+                     "--output /shared/runs/42", "--export=ALL,OPENBLAS_NUM_THREADS="] {
+            XCTAssertTrue(line.contains(part), "\(part) missing in: \(line)")
+        }
+        var env2 = env; env2["LAUNCHER"] = "mpirun"; env2["IFACE_NET"] = "10.1.0.0/16"
+        let mpirun = try ProcessRunner.run("/bin/bash", [sbatch], environment: env2, timeout: 20)
+        XCTAssertEqual(mpirun.status, 0, mpirun.stderr)
+        let m = mpirun.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(m.hasPrefix("mpirun "), m)
+        for part in ["-np 8", "--map-by ppr:2:node", "--mca btl_tcp_if_include 10.1.0.0/16",
+                     "--mca oob_tcp_if_include 10.1.0.0/16", "-x OPENBLAS_NUM_THREADS", "/opt/squeezenet/squeezenet-train"] {
+            XCTAssertTrue(m.contains(part), "\(part) missing in: \(m)")
+        }
+        let bad = try ProcessRunner.run("/bin/bash", [sbatch], environment: env.merging(["SLURM_NTASKS": "7"]) { $1 }, timeout: 20)
+        XCTAssertNotEqual(bad.status, 0, "a batch of 256 over 7 ranks must be refused before launching")
+        XCTAssertTrue(bad.stderr.contains("divide"), bad.stderr)
+    }
+}
