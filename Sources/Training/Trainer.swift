@@ -36,6 +36,8 @@ public final class Trainer {
     /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
     public private(set) var startIteration = 0
     var tracer: TraceRecorder?
+    /// Bytes this rank sent in the latest iteration (printed for the payload model).
+    var lastBytesSent = 0
     /// Set when --bucket-mb > 0: exchanges buckets on a communication thread during backward.
     var exchange: BucketedExchange?
 

@@ -70,6 +70,7 @@ extension Trainer {
             window.lossSum += step.lossSum; window.correct += step.correct; window.seen += indices.count
             window.dead += step.deadOutputs ? 1 : 0
             window.comm += t3 - t2; window.time += t4 - t0  // exposed communication
+            lastBytesSent = counters.bytesSent
 
             let last = iteration + 1 == o.iterations
             if (iteration + 1) % o.logEvery == 0 || last {
@@ -80,9 +81,15 @@ extension Trainer {
                 try flushMetrics()
                 if isRoot {
                     let images = totals[2], seconds = totals[4] / Double(p)
-                    log(String(format: "iter %6d/%d  loss %.4f  train-acc %5.1f%%  lr %.5f  %7.1f img/s  comm %4.1f%%",
-                               iteration + 1, o.iterations, lastLoss, 100 * totals[1] / max(images, 1), lr,
-                               images / max(seconds, 1e-9), 100 * window.comm / max(window.time, 1e-9)))
+                    if o.model.computes {
+                        log(String(format: "iter %6d/%d  loss %.4f  train-acc %5.1f%%  lr %.5f  %7.1f img/s  comm %4.1f%%",
+                                   iteration + 1, o.iterations, lastLoss, 100 * totals[1] / max(images, 1), lr,
+                                   images / max(seconds, 1e-9), 100 * window.comm / max(window.time, 1e-9)))
+                    } else {
+                        let sent = lastBytesSent
+                        log(String(format: "iter %6d/%d  exchange %.1f ms/iteration (rank 0)  rank 0 sent %.1f MB in the last iteration",
+                                   iteration + 1, o.iterations, 1e3 * window.comm / Double(o.logEvery), Double(sent) / 1e6))
+                    }
                 }
                 if lastLoss.isNaN && replica.network != nil {
                     throw TrainingError.diverged("iteration \(iteration + 1): the loss is NaN; lower --base-lr")
@@ -93,7 +100,7 @@ extension Trainer {
                 }
                 window = (0, 0, 0, 0, 0, 0)
             }
-            if o.checkpointEvery > 0 && (iteration + 1) % o.checkpointEvery == 0 && !last {
+            if o.checkpointEvery > 0 && (iteration + 1) % o.checkpointEvery == 0 && !last && o.model.computes {
                 try checkpoint(after: iteration + 1)
             }
             if o.evalEvery > 0 && (iteration + 1) % o.evalEvery == 0 && !last, let acc = try evaluate() {
@@ -104,9 +111,12 @@ extension Trainer {
         let evaluation = try evaluate()
         if isRoot {
             if let e = evaluation { log(String(format: "test top-1 %.2f%% on %d images", 100 * e.accuracy, e.images)) }
-            if let dir = o.outputDirectory { try saveWeights(to: (dir as NSString).appendingPathComponent("weights.bin"), iteration: o.iterations) }
+            if let dir = o.outputDirectory, o.model.computes {
+                try saveWeights(to: (dir as NSString).appendingPathComponent("weights.bin"), iteration: o.iterations)
+            }
         }
-        if o.outputDirectory != nil { try checkpoint(after: o.iterations) }
+        // The communication-only payload has no weights worth keeping (and 732 MB to write).
+        if o.outputDirectory != nil && o.model.computes { try checkpoint(after: o.iterations) }
         if let path = o.trace { try writeTrace(to: path) }
         let images = Double(o.iterations * o.batchSize)
         return TrainingResult(iterations: o.iterations, finalLoss: lastLoss, testAccuracy: evaluation?.accuracy,

@@ -104,8 +104,9 @@ struct Train: ParsableCommand {
             let trainer = try Trainer(options: options, communicator: comm) { print($0); fflush(stdout) }
             let result = try trainer.run()
             if comm.rank == 0 {
-                print(String(format: "done: %d iterations in %.1f s (%.1f img/s)%@", result.iterations, result.wallSeconds,
-                             result.imagesPerSecond, options.outputDirectory.map { ", output in \($0)" } ?? ""))
+                let rate = options.model.computes ? String(format: " (%.1f img/s)", result.imagesPerSecond) : ""
+                print(String(format: "done: %d iterations in %.1f s", result.iterations, result.wallSeconds)
+                      + rate + (options.outputDirectory.map { ", output in \($0)" } ?? ""))
             }
             try comm.finalize()
         } catch let error as TrainingError {
