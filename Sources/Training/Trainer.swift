@@ -91,8 +91,8 @@ public final class Trainer {
             // Rank 0 read the checkpoint; every rank takes its state from rank 0.
             var position = [UInt8](repeating: 0, count: 8)
             if let c = checkpoint {
-                replica.store.values.update(from: c.values)
-                optimizer.velocity.update(from: c.momentum!)
+                _ = replica.store.values.update(from: c.values)
+                _ = optimizer.velocity.update(from: c.momentum!)
                 position = withUnsafeBytes(of: UInt64(c.header.iteration).littleEndian) { Array($0) }
             }
             try comm.broadcast(bytes: &position, root: 0)
