@@ -26,6 +26,7 @@ public enum ProcessRunner {
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)
+        process.standardInput = FileHandle.nullDevice
         let start = Date()
         try process.run()
         var timedOut = false
