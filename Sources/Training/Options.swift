@@ -52,6 +52,8 @@ public struct TrainingOptions: Codable, Equatable {
     public var power: Double = 1.0
     public var stepSize: Int = 1000
     public var gamma: Double = 0.1
+    /// Iterations over which the learning rate ramps linearly from base/N up to the policy's value.
+    public var warmupIterations: Int = 0
     public var seed: UInt64 = 42
     public var dropout: Double = 0.5
     /// Convolution filler: Caffe's Xavier (the prototxt) or torchvision's Kaiming.
@@ -74,6 +76,13 @@ public struct TrainingOptions: Codable, Equatable {
 
     public init() {}
 
+    /// The learning rate of `iteration`: the policy's, scaled by the linear warm-up.
+    public func learningRate(at iteration: Int) -> Double {
+        let rate = policy.rate(base: baseLR, iteration: iteration)
+        guard iteration < warmupIterations else { return rate }
+        return rate * Double(iteration + 1) / Double(warmupIterations)
+    }
+
     public var policy: LearningRatePolicy {
         switch lrPolicy {
         case .poly: return .poly(power: power, maxIterations: iterations)
@@ -93,6 +102,7 @@ public struct TrainingOptions: Codable, Equatable {
         if !(weightDecay >= 0) { throw bad("--weight-decay must be >= 0, got \(weightDecay)") }
         if !(dropout >= 0 && dropout < 1) { throw bad("--dropout must be in [0, 1), got \(dropout)") }
         if power < 0 { throw bad("--power must be >= 0, got \(power)") }
+        if warmupIterations < 0 { throw bad("--warmup-iterations must be >= 0, got \(warmupIterations)") }
         if logEvery <= 0 { throw bad("--log-every must be positive, got \(logEvery)") }
         if evalEvery < 0 { throw bad("--eval-every must be >= 0, got \(evalEvery)") }
         if !(bucketMB >= 0) || !bucketMB.isFinite { throw bad("--bucket-mb must be >= 0, got \(bucketMB)") }

@@ -64,8 +64,10 @@ final class Replica {
                           forwardEnd: forwardEnd)
     }
 
-    /// Top-1 correct predictions on `indices` (evaluation mode: dropout off).
-    func countCorrect(dataset: ImageDataset, indices: ArraySlice<Int>) -> Int {
+    /// Top-1 correct predictions on `indices` (evaluation mode: dropout off); adds to
+    /// `active[c]` the images whose class-c output is positive (a class that is never
+    /// positive behind the ReLU after conv10 can never be predicted: it is dead).
+    func countCorrect(dataset: ImageDataset, indices: ArraySlice<Int>, active: inout [Double]) -> Int {
         guard let net = network, let input = input else { return 0 }
         input.setBatch(indices.count)
         dataset.fillBatch(indices: indices, images: input.data, labels: labels)
@@ -75,7 +77,10 @@ final class Replica {
         for i in 0..<indices.count {
             let row = logits.data + i * c
             var best = 0
-            for j in 1..<c where row[j] > row[best] { best = j }
+            for j in 0..<c {
+                if row[j] > row[best] { best = j }
+                if row[j] > 0 { active[j] += 1 }
+            }
             if best == Int(labels[i]) { correct += 1 }
         }
         return correct

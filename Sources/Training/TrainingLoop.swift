@@ -53,7 +53,7 @@ extension Trainer {
             if !finite {
                 throw TrainingError.diverged("iteration \(iteration): the averaged gradient holds NaN or Inf (loss \(step.lossSum / Double(max(indices.count, 1)))); lower --base-lr")
             }
-            let lr = o.policy.rate(base: o.baseLR, iteration: iteration)
+            let lr = o.learningRate(at: iteration)
             optimizer.step(parameters: replica.store.values, gradients: gradients, learningRate: Float(lr))
             let t4 = monotonicSeconds()
             if let tr = tracer {
@@ -104,13 +104,13 @@ extension Trainer {
                 try checkpoint(after: iteration + 1)
             }
             if o.evalEvery > 0 && (iteration + 1) % o.evalEvery == 0 && !last, let acc = try evaluate() {
-                if isRoot { log(String(format: "eval  iter %6d  test top-1 %.2f%%", iteration + 1, 100 * acc.accuracy)) }
+                if isRoot { log("eval  iter \(iteration + 1)  " + describe(acc)) }
             }
         }
         let wall = monotonicSeconds() - start
         let evaluation = try evaluate()
         if isRoot {
-            if let e = evaluation { log(String(format: "test top-1 %.2f%% on %d images", 100 * e.accuracy, e.images)) }
+            if let e = evaluation { log(describe(e)) }
             if let dir = o.outputDirectory, o.model.computes {
                 try saveWeights(to: (dir as NSString).appendingPathComponent("weights.bin"), iteration: o.iterations)
             }
@@ -128,7 +128,8 @@ extension Trainer {
         let bytes = replica.store.count * 4
         return "training \(o.model.rawValue) (\(replica.store.count) parameters, \(bytes) gradient bytes) on \(o.dataset.rawValue)"
             + " \(o.inputSize)px, \(comm.size) rank(s), global batch \(o.batchSize) (\(o.batchSize / comm.size) per rank),"
-            + " allreduce \(algorithm.rawValue)\(exchange.map { " in \($0.buckets.count) buckets overlapping backward" } ?? ""), base-lr \(o.baseLR) \(o.lrPolicy.rawValue), \(o.iterations) iterations"
+            + " allreduce \(algorithm.rawValue)\(exchange.map { " in \($0.buckets.count) buckets overlapping backward" } ?? ""), base-lr \(o.baseLR) \(o.lrPolicy.rawValue)"
+            + (o.warmupIterations > 0 ? " after \(o.warmupIterations) warm-up iterations" : "") + ", \(o.iterations) iterations"
     }
 
     func record(iteration: Int, counters: TrafficCounters, step: Replica.StepResult, batch: Int, lr: Double,
@@ -159,19 +160,29 @@ extension Trainer {
     }
 
     /// Test-set top-1, each rank taking every p-th image; nil without a test set.
-    func evaluate() throws -> (accuracy: Double, images: Int)? {
-        guard let test = test, replica.network != nil else { return nil }
+    func evaluate() throws -> (accuracy: Double, images: Int, deadClasses: [Int])? {
+        guard let test = test, let net = replica.network else { return nil }
         let p = comm.size, batch = replica.localBatch
         let mine = Array(stride(from: comm.rank, to: test.count, by: p))
         var correct = 0
+        var active = [Double](repeating: 0, count: net.classes)
         var i = 0
         while i < mine.count {
             let slice = mine[i..<min(i + batch, mine.count)]
-            correct += replica.countCorrect(dataset: test, indices: slice)
+            correct += replica.countCorrect(dataset: test, indices: slice, active: &active)
             i += batch
         }
-        let totals = try comm.allreduceSum([Double(correct), Double(mine.count)])
-        return (totals[0] / max(totals[1], 1), Int(totals[1]))
+        let totals = try comm.allreduceSum([Double(correct), Double(mine.count)] + active)
+        let dead = (0..<net.classes).filter { totals[2 + $0] == 0 }
+        return (totals[0] / max(totals[1], 1), Int(totals[1]), dead)
+    }
+
+    func describe(_ e: (accuracy: Double, images: Int, deadClasses: [Int])) -> String {
+        var s = String(format: "test top-1 %.2f%% on %d images", 100 * e.accuracy, e.images)
+        if !e.deadClasses.isEmpty {
+            s += "; classes \(e.deadClasses.map(String.init).joined(separator: ", ")) are dead (output 0 on every test image)"
+        }
+        return s
     }
 
     /// Flushes the metrics up to this point on every rank, then rank 0 writes the checkpoint.

@@ -27,6 +27,8 @@ struct Train: ParsableCommand {
     @Option(help: "Exponent of the poly policy.") var power: Double = 1.0
     @Option(help: "Iterations between decays of the step policy.") var stepSize: Int = 1000
     @Option(help: "Decay factor of the step policy.") var gamma: Double = 0.1
+    @Option(help: "Ramp the learning rate up linearly over the first N iterations (default: 300, or a quarter of a shorter run); without it early steps kill class outputs behind the ReLU after conv10.")
+    var warmupIterations: Int?
     @Option(help: "Random seed (initial weights, data order, dropout).") var seed: UInt64 = 42
     @Option(help: "Dropout probability before conv10.") var dropout: Double = 0.5
     @Option(help: "Convolution weight filler: xavier (Caffe's prototxt) or kaiming (torchvision).")
@@ -63,7 +65,7 @@ struct Train: ParsableCommand {
         o.model = m; o.classes = classes; o.inputSize = inputSize; o.dataset = d; o.dataDirectory = dataDir
         o.trainLimit = trainLimit; o.testLimit = testLimit; o.batchSize = batchSize
         o.baseLR = baseLR; o.momentum = momentum; o.weightDecay = weightDecay; o.lrPolicy = policy
-        o.power = power; o.stepSize = stepSize; o.gamma = gamma; o.seed = seed; o.dropout = dropout
+        o.power = power; o.stepSize = stepSize; o.gamma = gamma; o.warmupIterations = warmupIterations ?? 0; o.seed = seed; o.dropout = dropout
         o.allreduce = allreduce; o.evalEvery = evalEvery; o.logEvery = logEvery; o.outputDirectory = output
         o.checkpointEvery = checkpointEvery; o.keepCheckpoints = keepCheckpoints; o.resume = resume
         o.trace = trace
@@ -77,6 +79,7 @@ struct Train: ParsableCommand {
         } else {
             o.iterations = iterations ?? 500
         }
+        if warmupIterations == nil { o.warmupIterations = min(300, o.iterations / 4) }
         if summary {
             // The table needs no data: only the model options matter.
             var check = o
