@@ -27,7 +27,6 @@ final class BucketedExchange {
     private var queue: [Int]          // bucket indices handed to the thread (capacity = buckets.count + 1)
     private var launched = 0, taken = 0
     private var failure: Error?
-    private var thread: Thread?
     private(set) var commSeconds = 0.0
 
     static let firstBucketBytes = 1 << 20
@@ -58,9 +57,10 @@ final class BucketedExchange {
         readyOffset = ready
         queue = []
         queue.reserveCapacity(cuts.count + 1)
-        let t = Thread { [unowned self] in self.serve() }
+        // The thread holds the exchange until `stop()` lets `serve` return, so the
+        // object cannot be freed under a running thread.
+        let t = Thread { self.serve() }
         t.name = "gradient-exchange"
-        thread = t
         t.start()
     }
 
