@@ -8,10 +8,11 @@ struct SqueezeNetTrain: ParsableCommand {
         abstract: "Data-parallel SqueezeNet training over MPI (run it under mpirun for several workers).",
         discussion: """
         Examples:
-          squeezenet-train --iterations 200                     one process, Fashion-MNIST, SqueezeNet v1.0 at 32 px
-          mpirun -np 8 squeezenet-train --allreduce tree        8 workers, FireCaffe reduction tree
+          squeezenet-train --iterations 200        (one process: Fashion-MNIST, v1.0, 32 px)
+          mpirun -np 8 squeezenet-train --allreduce tree
           squeezenet-train --model v1.0 --classes 1000 --summary
           squeezenet-train check-reference ../shared/reference/squeezenet_v1_0_c10_64px
+          squeezenet-train train --help            (every training option)
         """,
         subcommands: [Train.self, CheckReference.self, Diff.self, ReportCommand.self, Calibrate.self, Bench.self],
         defaultSubcommand: Train.self)
