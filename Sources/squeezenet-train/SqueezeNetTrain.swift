@@ -8,7 +8,7 @@ struct SqueezeNetTrain: ParsableCommand {
         abstract: "Data-parallel SqueezeNet training over MPI (run it under mpirun for several workers).",
         discussion: """
         Examples:
-          squeezenet-train --iterations 200        (one process: Fashion-MNIST, v1.0, 32 px)
+          squeezenet-train --iterations 200        (one process, Fashion-MNIST)
           mpirun -np 8 squeezenet-train --allreduce tree
           squeezenet-train --model v1.0 --classes 1000 --summary
           squeezenet-train check-reference ../shared/reference/squeezenet_v1_0_c10_64px
