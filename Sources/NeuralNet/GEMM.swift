@@ -25,17 +25,18 @@ public var blasThreads: Int { Int(openblas_get_num_threads()) }
 func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    let start = GEMMProfile.enabled ? clockSeconds() : 0
+    let start = GEMMProfile.enabled ? monotonicSeconds() : 0
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-    if GEMMProfile.enabled { GEMMProfile.add(seconds: clockSeconds() - start, m: m, n: n, k: k) }
+    if GEMMProfile.enabled { GEMMProfile.add(seconds: monotonicSeconds() - start, m: m, n: n, k: k) }
 }
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@inline(__always) func clockSeconds() -> Double {
+/// Monotonic seconds, for bracketing phases (layers here, iterations in Training).
+@inline(__always) public func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9

@@ -35,9 +35,9 @@ public final class Network {
         var x = input
         for (i, layer) in layers.enumerated() {
             inputs[i] = x
-            let t0 = layerSeconds == nil ? 0 : clockSeconds()
+            let t0 = layerSeconds == nil ? 0 : monotonicSeconds()
             x = layer.forward(x, training: training)
-            if layerSeconds != nil { layerSeconds!.forward[i] += clockSeconds() - t0 }
+            if layerSeconds != nil { layerSeconds!.forward[i] += monotonicSeconds() - t0 }
         }
         return x
     }
@@ -46,9 +46,9 @@ public final class Network {
     public func backward(_ outputGradient: Tensor) {
         var dy = outputGradient
         for i in stride(from: layers.count - 1, through: 0, by: -1) {
-            let t0 = layerSeconds == nil ? 0 : clockSeconds()
+            let t0 = layerSeconds == nil ? 0 : monotonicSeconds()
             if let dx = layers[i].backward(inputs[i]!, dy) { dy = dx }
-            if layerSeconds != nil { layerSeconds!.backward[i] += clockSeconds() - t0 }
+            if layerSeconds != nil { layerSeconds!.backward[i] += monotonicSeconds() - t0 }
             onLayerBackwardDone?(i)
         }
     }

@@ -11,9 +11,6 @@ public struct SeededGenerator: RandomNumberGenerator {
         state = s
     }
 
-    public var currentState: UInt64 { state }
-    public init(restoring state: UInt64) { self.state = state }
-
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         return SeededGenerator.mix(state)
