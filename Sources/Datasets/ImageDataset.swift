@@ -91,23 +91,31 @@ public final class ImageDataset {
     /// - Parameters:
     ///   - images: room for `indices.count * imageFloats` floats, (N, C, H, W).
     ///   - labels: room for `indices.count` labels.
+    ///   - augmentation: applied per image with a draw that depends only on
+    ///     (`augmentationSeed`, image index), so any split of a batch gives the same images.
     public func fillBatch(indices: UnsafeBufferPointer<Int>, images: UnsafeMutablePointer<Float>,
-                          labels: UnsafeMutablePointer<Int32>) {
+                          labels: UnsafeMutablePointer<Int32>,
+                          augmentation: Augmentation = .none, augmentationSeed: UInt64 = 0) {
         let plane = height * width, perImage = sourceChannels * sourceHeight * sourceWidth
         let sourcePlane = sourceHeight * sourceWidth
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, plan.scratchCount)) { scratch in
+        let background = plan.table[0]
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(plan.scratchCount, plane, 1)) { scratch in
             sourcePixels.withUnsafeBufferPointer { pixels in
                 for (n, index) in indices.enumerated() {
                     precondition(index >= 0 && index < count, "image index \(index) outside 0..<\(count)")
                     labels[n] = self.labels[index]
                     let src = pixels.baseAddress! + index * perImage
                     let dst = images + n * channels * plane
+                    let t = augmentation.isIdentity ? (flip: false, dx: 0, dy: 0)
+                        : augmentation.draw(index: index, seed: augmentationSeed)
                     for c in 0..<channels {
                         if sourceChannels == 1 && c > 0 {
                             (dst + c * plane).update(from: dst, count: plane)  // replicate grey
                         } else {
                             plan.apply(src + (sourceChannels == 1 ? 0 : c * sourcePlane),
                                        into: dst + c * plane, scratch: scratch.baseAddress!)
+                            Augmentation.apply(flip: t.flip, dx: t.dx, dy: t.dy, plane: dst + c * plane, size: width,
+                                               background: background, scratch: scratch.baseAddress!)
                         }
                     }
                 }
@@ -117,8 +125,12 @@ public final class ImageDataset {
 
     /// `fillBatch` for a slice of an index array (e.g. `BatchSchedule.indices`).
     public func fillBatch(indices: ArraySlice<Int>, images: UnsafeMutablePointer<Float>,
-                          labels: UnsafeMutablePointer<Int32>) {
-        indices.withUnsafeBufferPointer { fillBatch(indices: $0, images: images, labels: labels) }
+                          labels: UnsafeMutablePointer<Int32>,
+                          augmentation: Augmentation = .none, augmentationSeed: UInt64 = 0) {
+        indices.withUnsafeBufferPointer {
+            fillBatch(indices: $0, images: images, labels: labels,
+                      augmentation: augmentation, augmentationSeed: augmentationSeed)
+        }
     }
 
     /// One preprocessed image (C, H, W) and its label. Allocates; meant for

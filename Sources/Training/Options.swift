@@ -1,3 +1,4 @@
+import Datasets
 import NeuralNet
 
 /// What to train: the models the CLI accepts by name.
@@ -58,6 +59,11 @@ public struct TrainingOptions: Codable, Equatable {
     public var dropout: Double = 0.5
     /// Convolution filler: Caffe's Xavier (the prototxt) or torchvision's Kaiming.
     public var convInit: ConvInit = .kaiming
+    /// Initial value of every classifier bias (SqueezeNet's conv10; Caffe: 0). A small positive
+    /// value keeps class outputs above the ReLU after conv10 in the first steps.
+    public var classifierBias: Double = 0
+    /// Random mirror and translation of training images (never of test images).
+    public var augmentation: Augmentation = .none
     public var allreduce: String = "ring"
     /// Evaluate on the test set every N iterations (0: only at the end).
     public var evalEvery: Int = 0
@@ -109,6 +115,10 @@ public struct TrainingOptions: Codable, Equatable {
         if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
         if keepCheckpoints < 0 { throw bad("--keep-checkpoints must be >= 0, got \(keepCheckpoints)") }
         if resume == "latest" && outputDirectory == nil { throw bad("--resume latest needs --output (the folder to look in)") }
+        if !classifierBias.isFinite { throw bad("--classifier-bias must be a finite number, got \(classifierBias)") }
+        if augmentation.maxShift < 0 || augmentation.maxShift >= inputSize {
+            throw bad("--max-shift must be in 0..<\(inputSize) (the input size), got \(augmentation.maxShift)")
+        }
         if let l = trainLimit, l <= 0 { throw bad("--train-limit must be positive, got \(l)") }
         if let l = testLimit, l <= 0 { throw bad("--test-limit must be positive, got \(l)") }
         if let v = model.squeezeNetVersion {

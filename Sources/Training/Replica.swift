@@ -20,7 +20,8 @@ final class Replica {
         if options.model.computes {
             let net = options.model.squeezeNetVersion.map {
                 SqueezeNet.make($0, classes: options.classes, inputSize: options.inputSize, batch: localBatch,
-                                dropout: Float(options.dropout), seed: options.seed, convInit: options.convInit)
+                                dropout: Float(options.dropout), seed: options.seed, convInit: options.convInit,
+                                classifierBias: Float(options.classifierBias))
             } ?? AlexNet.make(classes: options.classes, inputSize: options.inputSize, batch: localBatch,
                               dropout: Float(options.dropout), seed: options.seed)
             network = net
@@ -46,12 +47,14 @@ final class Replica {
     struct StepResult { var lossSum: Double; var correct: Int; var deadOutputs: Bool; var forwardEnd: Double }
 
     /// Forward and backward on this rank's batch; leaves the local mean-loss gradient in the store.
-    func computeGradients(dataset: ImageDataset?, indices: ArraySlice<Int>, dropoutSeed: UInt64) -> StepResult {
+    func computeGradients(dataset: ImageDataset?, indices: ArraySlice<Int>, dropoutSeed: UInt64,
+                          augmentation: Augmentation = .none, augmentationSeed: UInt64 = 0) -> StepResult {
         guard let net = network, let input = input, let loss = loss, let dataset = dataset else {
             return StepResult(lossSum: 0, correct: 0, deadOutputs: false, forwardEnd: monotonicSeconds())
         }
         input.setBatch(indices.count)
-        dataset.fillBatch(indices: indices, images: input.data, labels: labels)
+        dataset.fillBatch(indices: indices, images: input.data, labels: labels,
+                          augmentation: augmentation, augmentationSeed: augmentationSeed)
         net.setDropoutSeed(dropoutSeed)
         let logits = net.forward(input, training: true)
         let r = loss.forwardBackward(logits: logits, labels: UnsafeBufferPointer(start: labels, count: indices.count))

@@ -31,7 +31,9 @@ extension Trainer {
             FaultInjection.beforeAllreduce(rank: comm.rank, iteration: iteration)
             exchange?.beginIteration()
             let step = replica.computeGradients(dataset: train, indices: indices,
-                                                dropoutSeed: o.seed &+ UInt64(iteration) &* 0x9E37_79B9 &+ UInt64(comm.rank) << 48)
+                                                dropoutSeed: o.seed &+ UInt64(iteration) &* 0x9E37_79B9 &+ UInt64(comm.rank) << 48,
+                                                augmentation: o.augmentation,
+                                                augmentationSeed: o.seed ^ (UInt64(iteration) &* 0xC2B2_AE3D_27D4_EB4F))
             let t2 = monotonicSeconds()
             var commSeconds: Double
             if let ex = exchange {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Collectives
+import Datasets
 import Foundation
 import NeuralNet
 import Training
@@ -33,6 +34,11 @@ struct Train: ParsableCommand {
     @Option(help: "Dropout probability before conv10.") var dropout: Double = 0.5
     @Option(help: "Convolution weight filler: xavier (Caffe's prototxt) or kaiming (torchvision).")
     var weightInit: String = "kaiming"
+    @Option(help: "Initial conv10 bias (Caffe: 0); e.g. 0.1 keeps class outputs alive behind conv10's ReLU early on.")
+    var classifierBias: Double = 0
+    @Flag(help: "Mirror training images left-right at random (Caffe's mirror: true).") var mirror = false
+    @Option(help: "Translate training images at random by up to N pixels in x and y (background fill).")
+    var maxShift: Int = 0
     @Option(help: "Gradient allreduce: tree (FireCaffe), ring, mpi (native MPI_Allreduce) or ps (parameter server).")
     var allreduce: String = "ring"
     @Option(help: "Evaluate on the test set every N iterations (0: only at the end).") var evalEvery: Int = 0
@@ -62,6 +68,8 @@ struct Train: ParsableCommand {
             throw ValidationError("--weight-init must be xavier or kaiming, got '\(weightInit)'")
         }
         o.convInit = fill
+        o.classifierBias = classifierBias
+        o.augmentation = Augmentation(mirror: mirror, maxShift: maxShift)
         o.model = m; o.classes = classes; o.inputSize = inputSize; o.dataset = d; o.dataDirectory = dataDir
         o.trainLimit = trainLimit; o.testLimit = testLimit; o.batchSize = batchSize
         o.baseLR = baseLR; o.momentum = momentum; o.weightDecay = weightDecay; o.lrPolicy = policy

@@ -46,6 +46,26 @@ final class DistributedTrainingTests: XCTestCase {
         }
     }
 
+    /// Augmentation draws depend on (seed, step, image), not on the rank, so the
+    /// property above holds with random mirrors and shifts too.
+    func testAugmentedRanksMatchAugmentedOneProcess() throws {
+        let augment = ["--mirror", "--max-shift", "3"]
+        let single = TestPaths.temporaryDirectory(), plain = TestPaths.temporaryDirectory(), dir = TestPaths.temporaryDirectory()
+        defer { for d in [single, plain, dir] { try? FileManager.default.removeItem(at: d) } }
+        let one = try ProcessRunner.run(binary, common(single) + augment, environment: ["OPENBLAS_NUM_THREADS": "1"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let unaugmented = try ProcessRunner.run(binary, common(plain), environment: ["OPENBLAS_NUM_THREADS": "1"])
+        XCTAssertEqual(unaugmented.status, 0, unaugmented.stderr)
+        let r = try ProcessRunner.mpirun(4, binary, common(dir) + augment + ["--allreduce", "ring"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let reference = try weights(single).values
+        let diff = relativeMaxDifference(try weights(dir).values, reference)
+        print("np=4 ring augmented vs one process augmented: max|a-b|/max|b| = \(diff)")
+        XCTAssertLessThan(diff, 1e-4)
+        XCTAssertGreaterThan(relativeMaxDifference(try weights(plain).values, reference), 1e-3,
+                             "augmentation must change what is trained on")
+    }
+
     func initialWeights() throws -> [Float] {
         let dir = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -51,7 +51,8 @@ final class RealTrainingTests: XCTestCase {
                                 (["--allreduce", "butterfly"], "--allreduce must be one of"),
                                 (["--base-lr=-1"], "--base-lr must be a positive number"),
                                 (["--iterations=-5"], "--iterations must be positive"),
-                                (["--input-size", "16"], "too small for SqueezeNet")] {
+                                (["--input-size", "16"], "too small for SqueezeNet"),
+                                (["--max-shift", "32"], "--max-shift must be in 0..<32")] {
             let r = try ProcessRunner.run(binary, args)
             XCTAssertNotEqual(r.status, 0, "\(args)")
             XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
