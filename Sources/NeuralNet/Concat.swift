@@ -21,7 +21,8 @@ public final class Concat {
     public func forward(_ inputs: [Tensor]) -> Tensor {
         let n = inputs[0].shape.n
         output.setBatch(n)
-        for i in 0..<n {
+        let output = output
+        Parallel.forEach(n, grain: max(1, (1 << 15) / max(outputShape.perImage, 1))) { i in
             var dst = output.image(i)
             for x in inputs {
                 dst.update(from: x.image(i), count: x.shape.perImage)
@@ -33,10 +34,11 @@ public final class Concat {
 
     public func backward(_ dy: Tensor) -> [Tensor] {
         let n = dy.shape.n
-        for i in 0..<n {
+        for dx in inputGradients { dx.setBatch(n) }
+        let inputGradients = inputGradients
+        Parallel.forEach(n, grain: max(1, (1 << 15) / max(outputShape.perImage, 1))) { i in
             var src = dy.image(i)
             for dx in inputGradients {
-                dx.setBatch(n)
                 dx.image(i).update(from: src, count: dx.shape.perImage)
                 src += dx.shape.perImage
             }

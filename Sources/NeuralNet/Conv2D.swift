@@ -62,19 +62,45 @@ public final class Conv2D: Layer {
     var groupK: Int { inputShape.c / groups * kernel * kernel }
     var groupOut: Int { outputShape.c / groups }
 
+    /// Large outputs (SqueezeNet's early layers at 224 px) go one image per GEMM,
+    /// straight from the input (1x1) or im2col into the output and back: no side-by-side
+    /// column copies, no staging scatter, no gather of dy. Small outputs are chunked.
+    /// Settable so tests can compare the two paths on one layer.
+    public lazy var imageAtATime: Bool = spatialOut >= 256
+    var pointwise: Bool { kernel == 1 && stride == 1 && pad == 0 }
+
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let n = input.shape.n
         output.setBatch(n)
         let w = store.value(weight), b = store.value(bias)
         let hw = spatialOut, k = groupK, og = groupOut, cout = outputShape.c
+        if imageAtATime {
+            for i in 0..<n {
+                let y = output.image(i)
+                let col = columnsOf(input.image(i))
+                for g in 0..<groups {
+                    sgemm(transA: false, transB: false, m: og, n: hw, k: k,
+                          a: w + g * og * k, lda: k, b: col + g * k * hw, ldb: hw, beta: 0, c: y + g * og * hw, ldc: hw)
+                }
+                Parallel.forEach(cout, grain: max(1, (1 << 15) / hw)) { c in
+                    let bc = b[c], row = y + c * hw
+                    for j in 0..<hw { row[j] += bc }
+                }
+            }
+            return output
+        }
         for first in Swift.stride(from: 0, to: n, by: chunk) {
             let m = min(chunk, n - first), ld = m * hw
-            for t in 0..<m { im2col(input.image(first + t), into: columns + t * hw, leading: ld) }
+            let columns = columns, perImage = groupK * groups * hw
+            Parallel.forEach(m, grain: max(1, (1 << 15) / perImage)) { t in
+                self.im2col(input.image(first + t), into: columns + t * hw, leading: ld)
+            }
             for g in 0..<groups {
                 sgemm(transA: false, transB: false, m: og, n: ld, k: k,
                       a: w + g * og * k, lda: k, b: columns + g * k * ld, ldb: ld, beta: 0, c: staging + g * og * ld, ldc: ld)
             }
-            for t in 0..<m {
+            let (output, staging) = (output, staging)
+            Parallel.forEach(m, grain: max(1, (1 << 15) / (cout * hw))) { t in
                 let y = output.image(first + t)
                 for c in 0..<cout {
                     let bc = b[c], src = staging + c * ld + t * hw, dst = y + c * hw
@@ -90,17 +116,52 @@ public final class Conv2D: Layer {
         let w = store.value(weight), dw = store.gradient(weight), db = store.gradient(bias)
         let hw = spatialOut, k = groupK, og = groupOut, cout = outputShape.c
         if needsInputGradient { inputGradient.setBatch(n) }
-        for first in Swift.stride(from: 0, to: n, by: chunk) {
-            let m = min(chunk, n - first), ld = m * hw
-            for t in 0..<m {
-                let dyi = dy.image(first + t)
+        if imageAtATime {
+            for i in 0..<n {
+                let dyi = dy.image(i)
                 for c in 0..<cout {
-                    let src = dyi + c * hw, dst = staging + c * ld + t * hw
                     var s: Float = 0
-                    for j in 0..<hw { dst[j] = src[j]; s += src[j] }
+                    for j in 0..<hw { s += dyi[c * hw + j] }
                     db[c] += s
                 }
-                im2col(input.image(first + t), into: columns + t * hw, leading: ld)
+                let col = columnsOf(input.image(i))
+                for g in 0..<groups {
+                    sgemm(transA: false, transB: true, m: og, n: k, k: hw,
+                          a: dyi + g * og * hw, lda: hw, b: col + g * k * hw, ldb: hw, beta: 1, c: dw + g * og * k, ldc: k)
+                }
+                guard needsInputGradient else { continue }
+                // 1x1: dx is the column matrix itself; otherwise dcol overwrites the columns, then col2im.
+                let dcol = pointwise ? inputGradient.image(i) : columns
+                for g in 0..<groups {
+                    sgemm(transA: true, transB: false, m: k, n: hw, k: og,
+                          a: w + g * og * k, lda: k, b: dyi + g * og * hw, ldb: hw, beta: 0, c: dcol + g * k * hw, ldc: hw)
+                }
+                if !pointwise {
+                    let dx = inputGradient.image(i)
+                    dx.update(repeating: 0, count: inputShape.perImage)
+                    Parallel.forRanges(inputShape.c, grain: max(1, (1 << 15) / (kernel * kernel * hw))) { r in
+                        self.col2im(dcol, leading: hw, into: dx, channels: r)
+                    }
+                }
+            }
+            return needsInputGradient ? inputGradient : nil
+        }
+        for first in Swift.stride(from: 0, to: n, by: chunk) {
+            let m = min(chunk, n - first), ld = m * hw
+            let (columns, staging, perImage) = (columns, staging, groupK * groups * hw)
+            Parallel.forEach(m, grain: max(1, (1 << 15) / (perImage + cout * hw))) { t in
+                let dyi = dy.image(first + t)
+                for c in 0..<cout { (staging + c * ld + t * hw).update(from: dyi + c * hw, count: hw) }
+                self.im2col(input.image(first + t), into: columns + t * hw, leading: ld)
+            }
+            // Bias gradient in image order, as the serial loop summed it.
+            for c in 0..<cout {
+                let row = staging + c * ld
+                for t in 0..<m {
+                    var s: Float = 0
+                    for j in 0..<hw { s += row[t * hw + j] }
+                    db[c] += s
+                }
             }
             for g in 0..<groups {
                 // dW_g += dy_g (og x ld) * col_g^T (ld x k)
@@ -113,20 +174,37 @@ public final class Conv2D: Layer {
                 sgemm(transA: true, transB: false, m: k, n: ld, k: og,
                       a: w + g * og * k, lda: k, b: staging + g * og * ld, ldb: ld, beta: 0, c: columns + g * k * ld, ldc: ld)
             }
-            for t in 0..<m { col2im(columns + t * hw, leading: ld, into: inputGradient.image(first + t)) }
+            let inputGradient = inputGradient
+            Parallel.forEach(m, grain: max(1, (1 << 15) / perImage)) { t in
+                self.col2im(columns + t * hw, leading: ld, into: inputGradient.image(first + t))
+            }
         }
         return needsInputGradient ? inputGradient : nil
     }
 
-    /// Writes image `x`'s column matrix (rows of length outH*outW) with row stride `leading`.
-    func im2col(_ x: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>, leading: Int) {
+    /// Image `x` as a column matrix of row stride `outH*outW`: `x` itself for 1x1
+    /// convolutions, else im2col into `columns` (channels split across threads).
+    func columnsOf(_ x: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        if pointwise { return x }
+        let (columns, hw) = (columns, spatialOut)
+        Parallel.forRanges(inputShape.c, grain: max(1, (1 << 15) / (kernel * kernel * hw))) { r in
+            self.im2col(x, into: columns, leading: hw, channels: r)
+        }
+        return UnsafePointer(columns)
+    }
+
+    /// Writes image `x`'s column matrix (rows of length outH*outW) with row stride `leading`,
+    /// for the rows of input channels `channels` (all by default).
+    func im2col(_ x: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>, leading: Int,
+                channels: Range<Int>? = nil) {
         let (h, w, oh, ow) = (inputShape.h, inputShape.w, outputShape.h, outputShape.w)
-        if kernel == 1 && stride == 1 && pad == 0 {
-            for c in 0..<inputShape.c { (col + c * leading).update(from: x + c * h * w, count: h * w) }
+        let channels = channels ?? 0..<inputShape.c
+        if pointwise {
+            for c in channels { (col + c * leading).update(from: x + c * h * w, count: h * w) }
             return
         }
-        var row = 0
-        for c in 0..<inputShape.c {
+        var row = channels.lowerBound * kernel * kernel
+        for c in channels {
             let xc = x + c * h * w
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
@@ -157,16 +235,20 @@ public final class Conv2D: Layer {
         }
     }
 
-    /// Adds a column matrix (row stride `leading`) back into image gradient `dx` (overwritten).
-    func col2im(_ col: UnsafePointer<Float>, leading: Int, into dx: UnsafeMutablePointer<Float>) {
+    /// Adds a column matrix (row stride `leading`) back into image gradient `dx`. With
+    /// `channels` nil, `dx` is overwritten; with a range, only those channels are
+    /// accumulated into (the caller zeroes them first).
+    func col2im(_ col: UnsafePointer<Float>, leading: Int, into dx: UnsafeMutablePointer<Float>,
+                channels: Range<Int>? = nil) {
         let (h, w, oh, ow) = (inputShape.h, inputShape.w, outputShape.h, outputShape.w)
-        if kernel == 1 && stride == 1 && pad == 0 {
-            for c in 0..<inputShape.c { (dx + c * h * w).update(from: col + c * leading, count: h * w) }
+        if pointwise {
+            for c in channels ?? 0..<inputShape.c { (dx + c * h * w).update(from: col + c * leading, count: h * w) }
             return
         }
-        dx.update(repeating: 0, count: inputShape.perImage)
-        var row = 0
-        for c in 0..<inputShape.c {
+        if channels == nil { dx.update(repeating: 0, count: inputShape.perImage) }
+        let channels = channels ?? 0..<inputShape.c
+        var row = channels.lowerBound * kernel * kernel
+        for c in channels {
             let dxc = dx + c * h * w
             for ky in 0..<kernel {
                 for kx in 0..<kernel {

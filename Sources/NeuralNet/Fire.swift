@@ -56,7 +56,8 @@ public final class Fire: Layer {
         let ds1 = expand1x1.backward(squeezeAct!, d1)!
         let ds3 = expand3x3.backward(squeezeAct!, d3)!
         squeezeGradient.setBatch(input.shape.n)
-        for i in 0..<ds1.count { squeezeGradient.data[i] = ds1.data[i] + ds3.data[i] }
+        let (a, b, sum) = (ds1.data, ds3.data, squeezeGradient.data)
+        Parallel.forRanges(ds1.count, grain: 1 << 16) { r in for i in r { sum[i] = a[i] + b[i] } }
         let dsq = squeezeReLU.backward(squeezeOut!, squeezeGradient)!
         return squeeze.backward(input, dsq)
     }

@@ -17,7 +17,10 @@ public enum GEMMProfile {
 }
 
 /// Sets OpenBLAS's thread count (the OPENBLAS_NUM_THREADS default applies otherwise).
-public func setBLASThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+public func setBLASThreads(_ n: Int) {
+    openblas_set_num_threads(Int32(n))
+    Parallel.threads = max(1, n)
+}
 public var blasThreads: Int { Int(openblas_get_num_threads()) }
 
 /// Row-major C = alpha * op(A) * op(B) + beta * C.

@@ -38,9 +38,11 @@ public final class MaxPool2D: Layer {
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         output.setBatch(input.shape.n)
         let (h, w, oh, ow) = (inputShape.h, inputShape.w, outputShape.h, outputShape.w)
-        for plane in 0..<(input.shape.n * inputShape.c) {
-            let x = input.data + plane * h * w
-            let y = output.data + plane * oh * ow
+        let (xBase, yBase, argmax) = (input.data, output.data, argmax)
+        let (kernel, stride, pad) = (kernel, stride, pad)
+        Parallel.forEach(input.shape.n * inputShape.c, grain: max(1, (1 << 15) / (oh * ow))) { plane in
+            let x = xBase + plane * h * w
+            let y = yBase + plane * oh * ow
             let arg = argmax + plane * oh * ow
             for oy in 0..<oh {
                 let y0 = max(oy * stride - pad, 0), y1 = min(oy * stride - pad + kernel, h)
@@ -65,9 +67,10 @@ public final class MaxPool2D: Layer {
         inputGradient.setBatch(input.shape.n)
         inputGradient.zero()
         let planeIn = inputShape.h * inputShape.w, planeOut = outputShape.h * outputShape.w
-        for plane in 0..<(input.shape.n * inputShape.c) {
-            let dx = inputGradient.data + plane * planeIn
-            let g = dy.data + plane * planeOut, arg = argmax + plane * planeOut
+        let (dxBase, gBase, argmax) = (inputGradient.data, dy.data, argmax)
+        Parallel.forEach(input.shape.n * inputShape.c, grain: max(1, (1 << 15) / planeOut)) { plane in
+            let dx = dxBase + plane * planeIn
+            let g = gBase + plane * planeOut, arg = argmax + plane * planeOut
             for j in 0..<planeOut { dx[Int(arg[j])] += g[j] }
         }
         return inputGradient

@@ -17,7 +17,7 @@ public final class ReLU: Layer {
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         output.setBatch(input.shape.n)
         let x = input.data, y = output.data
-        for i in 0..<input.count { y[i] = max(x[i], 0) }
+        Parallel.forRanges(input.count, grain: 1 << 16) { r in for i in r { y[i] = max(x[i], 0) } }
         return output
     }
 
@@ -25,7 +25,9 @@ public final class ReLU: Layer {
         guard needsInputGradient else { return nil }
         inputGradient.setBatch(input.shape.n)
         let x = input.data, g = dy.data, dx = inputGradient.data
-        for i in 0..<input.count { dx[i] = x[i] > 0 ? g[i] : 0 }
+        // Both operands loaded unconditionally: a select the compiler vectorises,
+        // instead of a conditional load that it must branch on (7x slower measured).
+        Parallel.forRanges(input.count, grain: 1 << 16) { r in for i in r { let gi = g[i]; dx[i] = x[i] > 0 ? gi : 0 } }
         return inputGradient
     }
 

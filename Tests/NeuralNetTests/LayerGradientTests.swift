@@ -26,6 +26,46 @@ final class LayerGradientTests: XCTestCase {
         GradientCheck().check(conv, store: store, input: randomTensor(conv.inputShape))
     }
 
+    /// Outputs of 256+ pixels take the image-at-a-time path (no column copies):
+    /// finite differences there too, for 1x1, padded 3x3 with groups, and strided 7x7.
+    func testImageAtATimeConvolutions() {
+        for (input, out, kernel, stride, pad, groups) in [(Shape(n: 2, c: 3, h: 16, w: 16), 4, 1, 1, 0, 1),
+                                                          (Shape(n: 2, c: 4, h: 16, w: 17), 6, 3, 1, 1, 2),
+                                                          (Shape(n: 2, c: 3, h: 37, w: 37), 4, 7, 2, 0, 1)] {
+            let store = ParameterStore()
+            let conv = Conv2D("conv", input: input, outChannels: out, kernel: kernel, stride: stride, pad: pad,
+                              groups: groups, store: store)
+            randomizeParameters(store)
+            XCTAssertTrue(conv.imageAtATime, "\(input) k\(kernel): expected the image-at-a-time path")
+            GradientCheck().check(conv, store: store, input: randomTensor(conv.inputShape))
+        }
+    }
+
+    /// Both paths compute the same forward and backward on one layer.
+    func testImageAtATimeEqualsChunked() {
+        for (kernel, stride, pad, groups) in [(1, 1, 0, 1), (3, 1, 1, 2), (7, 2, 3, 1)] {
+            let store = ParameterStore()
+            let conv = Conv2D("conv", input: Shape(n: 3, c: 4, h: 33, w: 32), outChannels: 6, kernel: kernel,
+                              stride: stride, pad: pad, groups: groups, store: store)
+            randomizeParameters(store)
+            let x = randomTensor(conv.inputShape), dy = randomTensor(conv.outputShape, seed: 11)
+            func run(_ direct: Bool) -> (y: [Float], dx: [Float], grads: [Float]) {
+                conv.imageAtATime = direct
+                let y = Array(conv.forward(x, training: true).buffer)
+                store.zeroGradients()
+                let dx = Array(conv.backward(x, dy)!.buffer)
+                return (y, dx, Array(store.gradients))
+            }
+            let a = run(true), b = run(false)
+            for (name, u, v) in [("y", a.y, b.y), ("dx", a.dx, b.dx), ("grads", a.grads, b.grads)] {
+                let scale = v.reduce(0) { max($0, abs($1)) }
+                let worst = zip(u, v).reduce(0) { max($0, abs($1.0 - $1.1)) }
+                XCTAssertGreaterThan(scale, 0)
+                XCTAssertLessThan(worst / scale, 1e-5, "k\(kernel) \(name): paths disagree")
+            }
+        }
+    }
+
     func testConvolutionMatchesDirectSum() {
         // y[o, oy, ox] = b[o] + sum_{c, ky, kx} w[o, c, ky, kx] * x[c, oy*s - p + ky, ox*s - p + kx]
         let store = ParameterStore()
