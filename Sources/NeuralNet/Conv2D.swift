@@ -17,6 +17,13 @@ public final class Conv2D: Layer {
     public let weight: ParameterRef, bias: ParameterRef
     public var parameters: [ParameterRef] { [weight, bias] }
     unowned let store: ParameterStore
+    /// ReLU applied in the bias pass and its mask applied while reading dy: saves a
+    /// separate layer's two passes over the activations (Fire uses it).
+    public let fusedReLU: Bool
+    /// Where the output goes: this layer's own tensor, or a channel range of another
+    /// layer's (Fire's expand convolutions write straight into the concatenated output
+    /// and read their dy from the same place, so no concat copies are needed).
+    var placement: (tensor: Tensor, offset: Int)?
 
     let output: Tensor         // (N, out, outH, outW)
     let inputGradient: Tensor  // (N, in, H, W)
@@ -28,7 +35,7 @@ public final class Conv2D: Layer {
 
     public init(_ name: String, input: Shape, outChannels: Int, kernel: Int, stride: Int = 1, pad: Int = 0,
                 groups: Int = 1, weightInit: Initializer? = nil, biasInit: Initializer = .constant(0),
-                store: ParameterStore) {
+                fusedReLU: Bool = false, store: ParameterStore) {
         precondition(input.c % groups == 0 && outChannels % groups == 0, "\(name): channels not divisible by groups")
         let outH = (input.h + 2 * pad - kernel) / stride + 1
         let outW = (input.w + 2 * pad - kernel) / stride + 1
@@ -36,6 +43,7 @@ public final class Conv2D: Layer {
         self.name = name
         self.kernel = kernel; self.stride = stride; self.pad = pad; self.groups = groups
         self.store = store
+        self.fusedReLU = fusedReLU
         inputShape = input
         outputShape = Shape(n: input.n, c: outChannels, h: outH, w: outW)
         let fanIn = input.c / groups * kernel * kernel
@@ -69,14 +77,55 @@ public final class Conv2D: Layer {
     public lazy var imageAtATime: Bool = spatialOut >= 256
     var pointwise: Bool { kernel == 1 && stride == 1 && pad == 0 }
 
+    /// Writes this layer's output into channels `[channelOffset, channelOffset + out)` of
+    /// `tensor` (same batch and spatial size) instead of its own tensor.
+    func place(into tensor: Tensor, channelOffset: Int) {
+        precondition(tensor.shape.h == outputShape.h && tensor.shape.w == outputShape.w
+                     && channelOffset + outputShape.c <= tensor.shape.c, "\(name): placement does not fit")
+        placement = (tensor, channelOffset * spatialOut)
+    }
+    /// Image i of the output (inside the placement target if there is one).
+    @inline(__always) func outputImage(_ i: Int) -> UnsafeMutablePointer<Float> {
+        if let p = placement { return p.tensor.image(i) + p.offset }
+        return output.image(i)
+    }
+    /// Image i of this layer's part of dy (laid out like the placement target if there is one).
+    @inline(__always) func gradientImage(_ dy: Tensor, _ i: Int) -> UnsafeMutablePointer<Float> {
+        dy.image(i) + (placement?.offset ?? 0)
+    }
+    /// Copies image i's dy (cout x hw) to `dst` with row stride `ld`, zeroing where the
+    /// fused ReLU's output was not positive.
+    @inline(__always) func gatherGradient(_ dy: Tensor, image i: Int, into dst: UnsafeMutablePointer<Float>, leading ld: Int) {
+        let src = gradientImage(dy, i), hw = spatialOut
+        if fusedReLU {
+            let y = outputImage(i)
+            for c in 0..<outputShape.c {
+                let s = src + c * hw, o = y + c * hw, d = dst + c * ld
+                for j in 0..<hw { let g = s[j]; d[j] = o[j] > 0 ? g : 0 }
+            }
+        } else {
+            for c in 0..<outputShape.c { (dst + c * ld).update(from: src + c * hw, count: hw) }
+        }
+    }
+
+    /// Hash of the fused ReLU's on/off pattern (see `Network.kinkSignature`).
+    func signature(into h: inout UInt64) {
+        guard fusedReLU else { return }
+        for i in 0..<(placement?.tensor.shape.n ?? output.shape.n) {
+            let y = outputImage(i)
+            for j in 0..<outputShape.perImage { h = (h ^ (y[j] > 0 ? 1 : 0)) &* 0x0000_0100_0000_01B3 }
+        }
+    }
+
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let n = input.shape.n
         output.setBatch(n)
+        placement?.tensor.setBatch(n)
         let w = store.value(weight), b = store.value(bias)
-        let hw = spatialOut, k = groupK, og = groupOut, cout = outputShape.c
+        let hw = spatialOut, k = groupK, og = groupOut, cout = outputShape.c, relu = fusedReLU
         if imageAtATime {
             for i in 0..<n {
-                let y = output.image(i)
+                let y = outputImage(i)
                 let col = columnsOf(input.image(i))
                 for g in 0..<groups {
                     sgemm(transA: false, transB: false, m: og, n: hw, k: k,
@@ -84,10 +133,10 @@ public final class Conv2D: Layer {
                 }
                 Parallel.forEach(cout, grain: max(1, (1 << 15) / hw)) { c in
                     let bc = b[c], row = y + c * hw
-                    for j in 0..<hw { row[j] += bc }
+                    if relu { for j in 0..<hw { row[j] = max(row[j] + bc, 0) } } else { for j in 0..<hw { row[j] += bc } }
                 }
             }
-            return output
+            return placement?.tensor ?? output
         }
         for first in Swift.stride(from: 0, to: n, by: chunk) {
             let m = min(chunk, n - first), ld = m * hw
@@ -99,16 +148,16 @@ public final class Conv2D: Layer {
                 sgemm(transA: false, transB: false, m: og, n: ld, k: k,
                       a: w + g * og * k, lda: k, b: columns + g * k * ld, ldb: ld, beta: 0, c: staging + g * og * ld, ldc: ld)
             }
-            let (output, staging) = (output, staging)
+            let staging = staging
             Parallel.forEach(m, grain: max(1, (1 << 15) / (cout * hw))) { t in
-                let y = output.image(first + t)
+                let y = self.outputImage(first + t)
                 for c in 0..<cout {
                     let bc = b[c], src = staging + c * ld + t * hw, dst = y + c * hw
-                    for j in 0..<hw { dst[j] = src[j] + bc }
+                    if relu { for j in 0..<hw { dst[j] = max(src[j] + bc, 0) } } else { for j in 0..<hw { dst[j] = src[j] + bc } }
                 }
             }
         }
-        return output
+        return placement?.tensor ?? output
     }
 
     public func backward(_ input: Tensor, _ dy: Tensor) -> Tensor? {
@@ -118,7 +167,11 @@ public final class Conv2D: Layer {
         if needsInputGradient { inputGradient.setBatch(n) }
         if imageAtATime {
             for i in 0..<n {
-                let dyi = dy.image(i)
+                var dyi = gradientImage(dy, i)
+                if fusedReLU {  // dy masked by the ReLU's output
+                    gatherGradient(dy, image: i, into: staging, leading: hw)
+                    dyi = staging
+                }
                 for c in 0..<cout {
                     var s: Float = 0
                     for j in 0..<hw { s += dyi[c * hw + j] }
@@ -150,8 +203,7 @@ public final class Conv2D: Layer {
             let m = min(chunk, n - first), ld = m * hw
             let (columns, staging, perImage) = (columns, staging, groupK * groups * hw)
             Parallel.forEach(m, grain: max(1, (1 << 15) / (perImage + cout * hw))) { t in
-                let dyi = dy.image(first + t)
-                for c in 0..<cout { (staging + c * ld + t * hw).update(from: dyi + c * hw, count: hw) }
+                self.gatherGradient(dy, image: first + t, into: staging + t * hw, leading: ld)
                 self.im2col(input.image(first + t), into: columns + t * hw, leading: ld)
             }
             // Bias gradient in image order, as the serial loop summed it.

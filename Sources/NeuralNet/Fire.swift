@@ -4,14 +4,16 @@
 public final class Fire: Layer {
     public let name: String
     public let inputShape: Shape
-    public var outputShape: Shape { concat.outputShape }
+    public let outputShape: Shape
     public var needsInputGradient: Bool {
         get { squeeze.needsInputGradient }
         set { squeeze.needsInputGradient = newValue }
     }
+    /// Each convolution applies its ReLU itself; the expand convolutions write their
+    /// channels straight into `output` (expand1x1 first) and read dy from it, so the
+    /// module has no separate ReLU or concat passes.
     public let squeeze: Conv2D, expand1x1: Conv2D, expand3x3: Conv2D
-    let squeezeReLU: ReLU, expand1x1ReLU: ReLU, expand3x3ReLU: ReLU
-    let concat: Concat
+    let output: Tensor
     let squeezeGradient: Tensor  // dLoss/d(squeeze ReLU output), summed over both expand branches
 
     public var parameters: [ParameterRef] { squeeze.parameters + expand1x1.parameters + expand3x3.parameters }
@@ -24,45 +26,38 @@ public final class Fire: Layer {
         func fill(_ s: Shape, _ k: Int) -> Initializer { convInit.initializer(fanIn: s.c * k * k) }
         self.name = name
         inputShape = input
-        squeeze = Conv2D("\(name).squeeze1x1", input: input, outChannels: s, kernel: 1, weightInit: fill(input, 1), store: store)
-        squeezeReLU = ReLU("\(name).squeeze1x1.relu", input: squeeze.outputShape)
+        squeeze = Conv2D("\(name).squeeze1x1", input: input, outChannels: s, kernel: 1, weightInit: fill(input, 1),
+                         fusedReLU: true, store: store)
         expand1x1 = Conv2D("\(name).expand1x1", input: squeeze.outputShape, outChannels: e1, kernel: 1,
-                           weightInit: fill(squeeze.outputShape, 1), store: store)
-        expand1x1ReLU = ReLU("\(name).expand1x1.relu", input: expand1x1.outputShape)
+                           weightInit: fill(squeeze.outputShape, 1), fusedReLU: true, store: store)
         expand3x3 = Conv2D("\(name).expand3x3", input: squeeze.outputShape, outChannels: e3, kernel: 3, pad: 1,
-                           weightInit: fill(squeeze.outputShape, 3), store: store)
-        expand3x3ReLU = ReLU("\(name).expand3x3.relu", input: expand3x3.outputShape)
-        concat = Concat("\(name).concat", inputs: [expand1x1.outputShape, expand3x3.outputShape])
+                           weightInit: fill(squeeze.outputShape, 3), fusedReLU: true, store: store)
+        outputShape = Shape(n: input.n, c: e1 + e3, h: squeeze.outputShape.h, w: squeeze.outputShape.w)
+        output = Tensor(outputShape)
+        expand1x1.place(into: output, channelOffset: 0)
+        expand3x3.place(into: output, channelOffset: e1)
         squeezeGradient = Tensor(squeeze.outputShape)
     }
 
-    // Cached for backward: each sub-layer's input (the tensors the sub-layers own).
-    var squeezeOut: Tensor?, squeezeAct: Tensor?, e1Out: Tensor?, e3Out: Tensor?
-
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        output.setBatch(input.shape.n)
         let s = squeeze.forward(input, training: training)
-        let sa = squeezeReLU.forward(s, training: training)
-        let e1 = expand1x1.forward(sa, training: training)
-        let e3 = expand3x3.forward(sa, training: training)
-        squeezeOut = s; squeezeAct = sa; e1Out = e1; e3Out = e3
-        return concat.forward([expand1x1ReLU.forward(e1, training: training),
-                               expand3x3ReLU.forward(e3, training: training)])
+        _ = expand1x1.forward(s, training: training)
+        _ = expand3x3.forward(s, training: training)
+        return output
     }
 
     public func backward(_ input: Tensor, _ dy: Tensor) -> Tensor? {
-        let parts = concat.backward(dy)
-        let d1 = expand1x1ReLU.backward(e1Out!, parts[0])!
-        let d3 = expand3x3ReLU.backward(e3Out!, parts[1])!
-        let ds1 = expand1x1.backward(squeezeAct!, d1)!
-        let ds3 = expand3x3.backward(squeezeAct!, d3)!
+        let s = squeeze.output
+        let ds1 = expand1x1.backward(s, dy)!
+        let ds3 = expand3x3.backward(s, dy)!
         squeezeGradient.setBatch(input.shape.n)
         let (a, b, sum) = (ds1.data, ds3.data, squeezeGradient.data)
         Parallel.forRanges(ds1.count, grain: 1 << 16) { r in for i in r { sum[i] = a[i] + b[i] } }
-        let dsq = squeezeReLU.backward(squeezeOut!, squeezeGradient)!
-        return squeeze.backward(input, dsq)
+        return squeeze.backward(input, squeezeGradient)
     }
 
     func signature(into h: inout UInt64) {
-        squeezeReLU.signature(into: &h); expand1x1ReLU.signature(into: &h); expand3x3ReLU.signature(into: &h)
+        squeeze.signature(into: &h); expand1x1.signature(into: &h); expand3x3.signature(into: &h)
     }
 }

@@ -128,9 +128,16 @@ final class LayerGradientTests: XCTestCase {
         XCTAssertEqual(Array(drop.forward(x, training: false).buffer), Array(x.buffer), "identity in evaluation")
     }
 
+    /// 5x5 takes the chunked convolution path, 16x16 the image-at-a-time one; both with
+    /// the fused ReLUs and the expand outputs placed into the module's output.
     func testFireModule() {
+        for side in [5, 16] { checkFire(side: side) }
+    }
+
+    func checkFire(side: Int) {
         let store = ParameterStore()
-        let fire = Fire("fire", input: Shape(n: 2, c: 6, h: 5, w: 5), squeeze: 4, expand1x1: 4, expand3x3: 6, store: store)
+        let fire = Fire("fire", input: Shape(n: 2, c: 6, h: side, w: side), squeeze: 4, expand1x1: 4, expand3x3: 6, store: store)
+        XCTAssertEqual(fire.squeeze.imageAtATime, side >= 16)
         // Small weights and biases of +-1 alternating by channel: every inner ReLU is
         // clearly on or off (margin > 0.5), so finite differences cross no kink while
         // both the live and the dead paths through the module are exercised.
@@ -143,8 +150,20 @@ final class LayerGradientTests: XCTestCase {
                 for i in 0..<ref.count { p[i] *= 0.1 }
             }
         }
-        XCTAssertEqual(fire.outputShape, Shape(n: 2, c: 10, h: 5, w: 5))
-        GradientCheck().check(fire, store: store, input: randomTensor(fire.inputShape))
+        XCTAssertEqual(fire.outputShape, Shape(n: 2, c: 10, h: side, w: side))
+        let x = randomTensor(fire.inputShape)
+        GradientCheck().check(fire, store: store, input: x)
+        // Channels 0..<4 are ReLU(expand1x1(s)), 4..<10 ReLU(expand3x3(s)), s = ReLU(squeeze(x)): by hand.
+        let y = Array(fire.forward(x, training: false).buffer)
+        let s = Array(fire.squeeze.forward(x, training: false).buffer)
+        let w1 = store.value(fire.expand1x1.weight), b1 = store.value(fire.expand1x1.bias)
+        let hw = side * side
+        for n in 0..<2 { for o in 0..<4 { for j in stride(from: 0, to: hw, by: 7) {
+            var v = b1[o]
+            for c in 0..<4 { v += w1[o * 4 + c] * s[(n * 4 + c) * hw + j] }
+            XCTAssertEqual(y[(n * 10 + o) * hw + j], max(v, 0), accuracy: 1e-5)
+        } } }
+        XCTAssertTrue(s.allSatisfy { $0 >= 0 } && s.contains { $0 > 0 }, "squeeze output is after its ReLU")
     }
 
     func testConcatOrderAndSplit() {
