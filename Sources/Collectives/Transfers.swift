@@ -1,0 +1,90 @@
+// Counted nonblocking point-to-point transfers (MPI_Isend / MPI_Irecv), for
+// algorithms that keep several transfers in flight. Bytes are counted when a
+// transfer is posted, by the code that posts it, like the blocking wrappers do.
+import CMPI
+
+/// A reusable set of outstanding requests. Capacity grows on first use and is kept,
+/// so steady-state calls allocate nothing.
+public final class Transfers {
+    var requests: [MPI_Request?] = []
+    var statuses: [MPI_Status] = []
+    /// Floats each receive must deliver; -1 for sends.
+    var expected: [Int] = []
+    private(set) var count = 0
+
+    public init() {}
+
+    /// Forgets completed transfers (all must have been waited for).
+    func reset() { count = 0 }
+
+    fileprivate func append(expecting floats: Int) -> Int {
+        if count == requests.count {
+            requests.append(cmpi_request_null()); statuses.append(MPI_Status()); expected.append(0)
+        }
+        expected[count] = floats
+        count += 1
+        return count - 1
+    }
+}
+
+extension Communicator {
+    /// Posts the receive of exactly `buffer.count` floats from `source`; returns the
+    /// request indices to wait for.
+    @discardableResult
+    public func postReceive(into buffer: UnsafeMutableBufferPointer<Float>, from source: Int, tag: Int,
+                            in transfers: Transfers) throws -> Range<Int> {
+        try checkPeer(source, "postReceive")
+        let first = transfers.count, base = buffer.baseAddress
+        try forEachMessage(count: buffer.count) { offset, length in
+            let i = transfers.append(expecting: length)
+            try mpiCheck(MPI_Irecv(base.map { $0 + offset }, Int32(length), cmpi_float(), Int32(source), Int32(tag),
+                                   world, &transfers.requests[i]), "MPI_Irecv(from \(source), tag \(tag))")
+            recordReceived(bytes: length * MemoryLayout<Float>.stride)
+        }
+        return first..<transfers.count
+    }
+
+    /// Posts the send of `buffer` to `destination`; the buffer must not change until waited for.
+    @discardableResult
+    public func postSend(_ buffer: UnsafeBufferPointer<Float>, to destination: Int, tag: Int,
+                         in transfers: Transfers) throws -> Range<Int> {
+        try checkPeer(destination, "postSend")
+        let first = transfers.count, base = buffer.baseAddress
+        try forEachMessage(count: buffer.count) { offset, length in
+            let i = transfers.append(expecting: -1)
+            try mpiCheck(MPI_Isend(base.map { $0 + offset }, Int32(length), cmpi_float(),
+                                   Int32(destination), Int32(tag), world, &transfers.requests[i]),
+                         "MPI_Isend(to \(destination), tag \(tag))")
+            recordSent(bytes: length * MemoryLayout<Float>.stride)
+        }
+        return first..<transfers.count
+    }
+
+    /// Waits for the transfers in `range` (MPI_Waitall); a receive of the wrong length is an error.
+    public func wait(_ range: Range<Int>, in transfers: Transfers) throws {
+        guard !range.isEmpty else { return }
+        let start = MPI_Wtime()
+        defer { recordSeconds(since: start) }
+        let n = Int32(range.count)
+        try transfers.requests.withUnsafeMutableBufferPointer { requests in
+            try transfers.statuses.withUnsafeMutableBufferPointer { statuses in
+                try mpiCheck(MPI_Waitall(n, requests.baseAddress! + range.lowerBound, statuses.baseAddress! + range.lowerBound),
+                             "MPI_Waitall")
+            }
+        }
+        for i in range where transfers.expected[i] >= 0 {
+            var received: Int32 = 0
+            try mpiCheck(MPI_Get_count(&transfers.statuses[i], cmpi_float(), &received), "MPI_Get_count")
+            guard Int(received) == transfers.expected[i] else {
+                throw usageError("MPI_Irecv", "received \(received) floats, expected \(transfers.expected[i])")
+            }
+            transfers.expected[i] = -1  // checked; a later wait over it sees an empty status
+        }
+    }
+
+    /// Waits for every transfer posted since the last reset, then resets.
+    public func waitAll(_ transfers: Transfers) throws {
+        try wait(0..<transfers.count, in: transfers)
+        transfers.reset()
+    }
+}
