@@ -27,8 +27,10 @@ let package = Package(
                 swiftSettings: optimize),
 
         // MARK: Executables
+        .target(name: "CAllocator"),  // the process allocator: counting for the benchmark, tuning (executable only)
         .executableTarget(name: "squeezenet-train",
-                          dependencies: ["Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Training", "CAllocator",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),
         // Runs every allreduce algorithm on known data under mpirun; used by the tests and as a benchmark.
         .executableTarget(name: "allreduce-check", dependencies: ["Collectives"], swiftSettings: optimize),

@@ -32,6 +32,21 @@ public enum Benchmark {
         public var peakResidentMB: Double
         /// Growth of resident bytes over the timed iterations, per iteration (0: no steady-state allocation).
         public var heapGrowthBytesPerIteration: Double
+        /// Heap allocations (malloc and friends) per timed training step, and their bytes;
+        /// nil when the program did not supply a counter.
+        public var allocationsPerIteration: Double?
+        public var allocatedBytesPerIteration: Double?
+        /// sgemm calls per timed step (OpenBLAS's threaded driver allocates a job list per call).
+        public var sgemmCallsPerIteration: Double
+    }
+
+    /// Counts heap allocations between `start` and `stop` (the executable supplies one).
+    public struct AllocationCounter {
+        public var start: () -> Void
+        public var stop: () -> (calls: Int, bytes: Int)
+        public init(start: @escaping () -> Void, stop: @escaping () -> (calls: Int, bytes: Int)) {
+            self.start = start; self.stop = stop
+        }
     }
 
     public static func makeNetwork(_ model: String, inputSize: Int, batch: Int) throws -> Network {
@@ -57,7 +72,7 @@ public enum Benchmark {
         return 2 * pow(Double(n), 3) / median(Array(times.dropFirst())) / 1e9
     }
 
-    public static func run(_ config: Config) throws -> Result {
+    public static func run(_ config: Config, allocations: AllocationCounter? = nil) throws -> Result {
         setBLASThreads(config.threads)
         let peak = sgemmPeak()
         let net = try makeNetwork(config.model, inputSize: config.inputSize, batch: config.batch)
@@ -80,12 +95,15 @@ public enum Benchmark {
         net.startProfilingLayers()
         GEMMProfile.reset(); GEMMProfile.enabled = true
         let heapBefore = heapInUse()
-        var times: [Double] = []
-        for _ in 0..<config.iterations {
-            let t0 = monotonicSeconds(); step(); times.append(monotonicSeconds() - t0)
+        var times = [Double](repeating: 0, count: config.iterations)
+        allocations?.start()
+        for i in 0..<config.iterations {
+            let t0 = monotonicSeconds(); step(); times[i] = monotonicSeconds() - t0
         }
+        let allocated = allocations?.stop()
         let heapAfter = heapInUse()
         GEMMProfile.enabled = false
+        let sgemmCalls = GEMMProfile.calls
         let total = times.reduce(0, +)
         let sgemmShare = GEMMProfile.seconds / total, sgemmRate = GEMMProfile.flops / GEMMProfile.seconds / 1e9
         let profile = net.layerSeconds!
@@ -109,7 +127,10 @@ public enum Benchmark {
                       stepSecondsMedian: stepMedian, stepGFLOPS: stepFlops / stepMedian / 1e9,
                       sgemmShare: sgemmShare, sgemmGFLOPS: sgemmRate, sgemmPeakGFLOPS: peak, layers: layers,
                       peakResidentMB: peakResidentMB(),
-                      heapGrowthBytesPerIteration: Double(heapAfter - heapBefore) / n)
+                      heapGrowthBytesPerIteration: Double(heapAfter - heapBefore) / n,
+                      allocationsPerIteration: allocated.map { Double($0.calls) / n },
+                      allocatedBytesPerIteration: allocated.map { Double($0.bytes) / n },
+                      sgemmCallsPerIteration: Double(sgemmCalls) / n)
     }
 
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CAllocator
 import Foundation
 import Training
 
@@ -23,19 +24,26 @@ struct Bench: ParsableCommand {
             return v
         }
         var results: [Benchmark.Result] = []
-        print("model    px  batch thr  train img/s  infer img/s  step GFLOP/s  sgemm share  sgemm GFLOP/s  sgemm peak  RSS MB  RSS growth B/iter")
+        print("model    px  batch thr  train img/s  infer img/s  step GFLOP/s  sgemm share  sgemm GFLOP/s  sgemm peak  RSS MB  RSS growth B/iter  allocs/iter  alloc B/iter  sgemm calls/iter")
         for model in models.split(separator: ",").map(String.init) {
             for batch in ints(batches, "batches") {
                 for t in ints(threads, "threads") {
                     let size = model == "alexnet" && inputSize == 224 ? 227 : inputSize
                     let r: Benchmark.Result
+                    let counter = Benchmark.AllocationCounter(start: { malloc_count_start() }, stop: {
+                        var bytes: Int64 = 0
+                        let calls = malloc_count_stop(&bytes)
+                        return (Int(calls), Int(bytes))
+                    })
                     do { r = try Benchmark.run(.init(model: model, inputSize: size, batch: batch, threads: t,
-                                                     iterations: iterations, warmup: warmup)) } catch { fail("\(error)") }
+                                                     iterations: iterations, warmup: warmup),
+                                               allocations: counter) } catch { fail("\(error)") }
                     results.append(r)
-                    print(model.padding(toLength: 7, withPad: " ", startingAt: 0) + String(format: " %4d %5d %3d %12.2f %12.2f %13.2f %11.1f%% %14.2f %11.2f %7.0f %12.0f",
+                    print(model.padding(toLength: 7, withPad: " ", startingAt: 0) + String(format: " %4d %5d %3d %12.2f %12.2f %13.2f %11.1f%% %14.2f %11.2f %7.0f %17.0f %12.1f %13.0f %17.1f",
                                  size, batch, t, r.trainImagesPerSecond, r.inferenceImagesPerSecond,
                                  r.stepGFLOPS, 100 * r.sgemmShare, r.sgemmGFLOPS, r.sgemmPeakGFLOPS, r.peakResidentMB,
-                                 r.heapGrowthBytesPerIteration))
+                                 r.heapGrowthBytesPerIteration, r.allocationsPerIteration ?? .nan,
+                                 r.allocatedBytesPerIteration ?? .nan, r.sgemmCallsPerIteration))
                     fflush(stdout)
                     if layers {
                         for l in r.layers where l.forwardMs + l.backwardMs > 0.05 {
