@@ -18,6 +18,14 @@ final class AllreduceCheckTests: XCTestCase {
     }
 
     /// Fewer elements than ranks: some ring chunks are empty.
+    /// The tree pipelines in segments of 131,072 floats: several segments, a
+    /// non-power-of-two rank count, and segments that are themselves split into messages.
+    func testTreePipelineSegments() throws {
+        let count = 3 * TreeAllreduce.segmentElements + 12_345
+        try checkAll(ranks: 5, count: count)
+        try checkAll(ranks: 8, count: count, maxMessageBytes: 300_000)
+    }
+
     func testFewerElementsThanRanks() throws { try checkAll(ranks: 8, count: 5) }
 
     func testEmptyBufferSendsNothing() throws { try checkAll(ranks: 3, count: 0) }
@@ -82,7 +90,7 @@ final class AllreduceCheckTests: XCTestCase {
         var formulas = ExpectedTraffic(ranks: p, count: count, maxMessageBytes: maxMessageBytes)
         let expected: [Traffic] = (0..<p).map { r in
             switch algorithm {
-            case .tree: return formulas.tree(rank: r)
+            case .tree: return formulas.tree(rank: r, segment: TreeAllreduce.segmentElements)
             case .ring: return formulas.ring(rank: r)
             case .ps: return formulas.parameterServer(rank: r)
             case .mpi: return Traffic()

@@ -38,18 +38,24 @@ struct ExpectedTraffic {
     /// Binomial reduce written the classic way (mask loop): at each mask a rank
     /// either sends its partial sum to rank - mask and stops, or receives from
     /// rank + mask if that exists. The broadcast mirrors it with directions reversed.
-    mutating func tree(rank r: Int) -> Traffic {
+    /// Each whole-buffer transfer travels in pipeline segments of `segment` floats.
+    mutating func tree(rank r: Int, segment: Int) -> Traffic {
         var t = Traffic()
         guard ranks > 1, count > 0 else { return t }
+        func transfer(sent: Bool) {
+            for start in stride(from: 0, to: count, by: segment) {
+                if sent { add(&t, sent: min(segment, count - start)) } else { add(&t, received: min(segment, count - start)) }
+            }
+        }
         var mask = 1
         while mask < ranks {
             if r & mask != 0 {
-                add(&t, sent: count)      // up to the parent
-                add(&t, received: count)  // the sum comes back down
+                transfer(sent: true)       // up to the parent
+                transfer(sent: false)      // the sum comes back down
                 break
             } else if r + mask < ranks {
-                add(&t, received: count)  // child's partial sum
-                add(&t, sent: count)      // the sum goes down to it
+                transfer(sent: false)      // child's partial sum
+                transfer(sent: true)       // the sum goes down to it
             }
             mask <<= 1
         }
