@@ -29,6 +29,7 @@ public enum Benchmark {
         public var sgemmGFLOPS: Double
         public var sgemmPeakGFLOPS: Double
         public var layers: [LayerTiming]
+        /// Peak resident memory of the process so far (ru_maxrss): covers earlier configurations too.
         public var peakResidentMB: Double
         /// Growth of resident bytes over the timed iterations, per iteration (0: no steady-state allocation).
         public var heapGrowthBytesPerIteration: Double
