@@ -21,20 +21,8 @@ struct BinomialTree {
         return n
     }
 
-    /// Children in ascending order of subtree size.
-    var children: [Int] {
-        var result: [Int] = []
-        let limit = rank == 0 ? Int.max : (rank & -rank)
-        var m = 1
-        while m < limit && rank + m < size {
-            result.append(rank + m)
-            m <<= 1
-        }
-        return result
-    }
-
     /// Tree edges at this rank: each carries one full buffer up and one down.
-    var links: Int { children.count + (parent == nil ? 0 : 1) }
+    var links: Int { childCount + (parent == nil ? 0 : 1) }
 }
 
 /// Binomial-tree reduce to rank 0, then binomial-tree broadcast of the sum,
