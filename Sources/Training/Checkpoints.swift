@@ -75,7 +75,13 @@ enum Checkpoints {
         if saved != mine {
             let a = (try? JSONSerialization.jsonObject(with: Data(saved.utf8))) as? [String: Any] ?? [:]
             let b = (try? JSONSerialization.jsonObject(with: Data(mine.utf8))) as? [String: Any] ?? [:]
-            let differing = Set(a.keys).union(b.keys).filter { "\(a[$0] ?? "none")" != "\(b[$0] ?? "none")" }.sorted()
+            // Compare canonical JSON per field: a nested object's description has no fixed key order.
+            func canonical(_ value: Any?) -> String {
+                guard let value else { return "none" }
+                let data = try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys])
+                return data.map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+            }
+            let differing = Set(a.keys).union(b.keys).filter { canonical(a[$0]) != canonical(b[$0]) }.sorted()
             throw TrainingError.badInput("\(path): written with different options (\(differing.joined(separator: ", "))); resume with the same options")
         }
         guard file.header.iteration < options.iterations else {

@@ -83,7 +83,7 @@ final class FaultTests: XCTestCase {
             (["--resume", truncated.path], "truncated"),
             (["--resume", corrupt.path], "checksum mismatch"),
             (["--resume", good.path, "--model", "v1.0"], "holds squeezenet-v1.1"),
-            (["--resume", good.path, "--base-lr", "0.02"], "written with different options (baseLR, iterations"),
+            (["--resume", good.path, "--base-lr", "0.02"], "written with different options (baseLR, iterations, warmupIterations);"),
             (["--resume", dir.appendingPathComponent("weights.bin").path], "a weight file, not a checkpoint"),
             (["--resume", "/nonexistent.ckpt"], "/nonexistent.ckpt: cannot read"),
             (["--output", "/proc/version/x"], "cannot write the output folder"),
