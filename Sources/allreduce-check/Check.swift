@@ -97,6 +97,28 @@ func check(_ algorithm: AllreduceAlgorithm, mode: DataMode, workspace: Workspace
     return result
 }
 
+/// Times `algorithms` round-robin: `options.iterations` rounds after `options.warmup`,
+/// round k starting at algorithm k mod n, each call on fresh input after a barrier,
+/// the slowest rank's time kept. Returns the times per algorithm, in its order.
+func interleavedTimes(_ algorithms: [AllreduceAlgorithm], workspace: Workspace, options: Options,
+                      comm: Communicator) throws -> [[Double]] {
+    let reducers = algorithms.map { $0.make() }
+    var times = Array(repeating: [Double](), count: algorithms.count)
+    for round in 0..<(options.warmup + options.iterations) {
+        for step in algorithms.indices {
+            let i = (round + step) % algorithms.count
+            workspace.reset()
+            try comm.barrier()
+            let start = Communicator.wallTime()
+            try reducers[i].allreduce(workspace.buffer, on: comm)
+            let slowest = try comm.allreduceMax(Communicator.wallTime() - start)
+            if round >= options.warmup { times[i].append(slowest) }
+        }
+    }
+    _ = comm.takeCounters()
+    return times
+}
+
 /// Errors against the reference and native MPI, and cross-rank identity, reduced over ranks.
 private func checkValues(_ result: inout CheckResult, workspace: Workspace, hash: UInt64,
                          comm: Communicator) throws {

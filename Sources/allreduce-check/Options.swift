@@ -11,6 +11,9 @@ struct Options {
     var json = false
     var maxMessageBytes = 64 << 20
     var compareWithMPI = true
+    /// Time the algorithms round-robin (one call of each per round, order rotating)
+    /// instead of one after another, so machine noise falls on all of them alike.
+    var interleave = false
     /// Test hook: this rank perturbs its result after every call, so the checks must fail.
     var corruptRank: Int?
 
@@ -23,6 +26,8 @@ struct Options {
           --warmup W             untimed calls first (default 1)
           --max-message-bytes B  split point-to-point messages above B bytes (default 67108864)
           --no-compare-mpi       skip the native MPI_Allreduce reference (saves one buffer)
+          --interleave           after the checks, time the algorithms round-robin, K rounds with the
+                                 order rotating each round, and report those medians (for comparisons)
           --json                 one JSON line per algorithm and mode on rank 0's stdout
           --corrupt-rank R       (for testing the checks) rank R perturbs its result; the run must fail
         Exits 1 on every rank if any check fails, 2 on a usage error.
@@ -72,6 +77,7 @@ struct Options {
                     throw UsageError(description: "--mode expects exact, random or both, got '\(text)'")
                 }
             case "--no-compare-mpi": options.compareWithMPI = false
+            case "--interleave": options.interleave = true
             case "--corrupt-rank": options.corruptRank = try integer(flag, minimum: 0)
             case "--json": options.json = true
             case "--help", "-h": return nil

@@ -35,6 +35,7 @@ enum Report {
             ("messages_sent", column(2)),
             ("messages_received", column(3)),
             ("iterations", "\(r.seconds.count)"),
+            ("timing", options.interleave ? "\"interleaved\"" : "\"sequential\""),
             ("median_seconds", number(r.medianSeconds)),
             ("min_seconds", number(r.seconds.min() ?? 0)),
             ("bus_bandwidth", number(busBandwidth(r))),

@@ -44,8 +44,14 @@ do {
     for mode in options.modes {
         let workspace = try Workspace(count: options.count, mode: mode, comm: comm,
                                       compareWithMPI: options.compareWithMPI)
-        for algorithm in options.algorithms {
-            let result = try check(algorithm, mode: mode, workspace: workspace, options: options, comm: comm)
+        var results = try options.algorithms.map {
+            try check($0, mode: mode, workspace: workspace, options: options, comm: comm)
+        }
+        if options.interleave {
+            let times = try interleavedTimes(options.algorithms, workspace: workspace, options: options, comm: comm)
+            for i in results.indices { results[i].seconds = times[i] }
+        }
+        for result in results {
             if comm.rank == 0 {
                 print(options.json ? Report.json(result, options: options) : Report.row(result))
                 fflush(stdout)

@@ -43,6 +43,22 @@ final class AllreduceCheckTests: XCTestCase {
         XCTAssertEqual(run.jsonLines.filter { $0["passed"] as? Bool == true }.count, 0)
     }
 
+    /// Round-robin timing (for comparisons): every algorithm still checked, and timed
+    /// over exactly the requested calls.
+    func testInterleavedTiming() throws {
+        let run = try MPIRunner.run(ranks: 3, program: "allreduce-check",
+                                    arguments: ["--count", "10001", "--json", "--mode", "random", "--interleave",
+                                                "--iterations", "3", "--warmup", "2"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.jsonLines.count, AllreduceAlgorithm.allCases.count)
+        for json in run.jsonLines {
+            XCTAssertEqual(json["timing"] as? String, "interleaved")
+            XCTAssertEqual(json["iterations"] as? Int, 3)
+            XCTAssertGreaterThan(json["median_seconds"] as? Double ?? 0, 0)
+            XCTAssertEqual(json["passed"] as? Bool, true, "\(json)")
+        }
+    }
+
     // MARK: - Helpers
 
     private func checkAll(ranks: Int, count: Int, maxMessageBytes: Int = 64 << 20,
