@@ -25,3 +25,6 @@ static inline int cmpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
 static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
 static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 static inline MPI_Datatype cmpi_int32(void) { return MPI_INT32_T; }
+// Ranks that share memory (one host): Open MPI's own view of which ranks are local.
+static inline int cmpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
+static inline MPI_Info cmpi_info_null(void) { return MPI_INFO_NULL; }

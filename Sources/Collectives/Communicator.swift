@@ -23,6 +23,9 @@ public final class Communicator {
     public let processorName: String
     /// Thread support level MPI granted (MPI_THREAD_FUNNELED or better).
     public let threadLevel: Int32
+    /// Hosts the ranks run on, as MPI sees them (MPI_COMM_TYPE_SHARED groups):
+    /// 1 when every transfer goes through shared memory.
+    public let hostCount: Int
 
     /// Largest payload of a single MPI message. Longer buffers are split into
     /// consecutive messages of this size (the last one shorter), both because MPI
@@ -56,6 +59,15 @@ public final class Communicator {
         try mpiCheck(MPI_Get_processor_name(&name, &length), "MPI_Get_processor_name")
         processorName = String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) },
                                as: UTF8.self)
+        var local: MPI_Comm?
+        try mpiCheck(MPI_Comm_split_type(world, cmpi_comm_type_shared(), r, cmpi_info_null(), &local),
+                     "MPI_Comm_split_type")
+        var localRank: Int32 = 0
+        try mpiCheck(MPI_Comm_rank(local, &localRank), "MPI_Comm_rank")
+        try mpiCheck(MPI_Comm_free(&local), "MPI_Comm_free")
+        var leader: Int32 = localRank == 0 ? 1 : 0, leaders: Int32 = 0
+        try mpiCheck(MPI_Allreduce(&leader, &leaders, 1, cmpi_int32(), cmpi_sum(), world), "MPI_Allreduce")
+        hostCount = Int(leaders)
     }
 
     /// Initialises MPI (MPI_Init_thread, MPI_THREAD_SERIALIZED: a communication

@@ -129,7 +129,7 @@ extension Trainer {
         let o = options
         let bytes = replica.store.count * 4
         return "training \(o.model.rawValue) (\(replica.store.count) parameters, \(bytes) gradient bytes) on \(o.dataset.rawValue)"
-            + " \(o.inputSize)px, \(comm.size) rank(s), global batch \(o.batchSize) (\(o.batchSize / comm.size) per rank),"
+            + " \(o.inputSize)px, \(comm.size) rank(s) on \(comm.hostCount) host(s), global batch \(o.batchSize) (\(o.batchSize / comm.size) per rank),"
             + " allreduce \(algorithm.rawValue)\(exchange.map { " in \($0.buckets.count) buckets overlapping backward" } ?? ""), base-lr \(o.baseLR) \(o.lrPolicy.rawValue)"
             + (o.warmupIterations > 0 ? " after \(o.warmupIterations) warm-up iterations" : "") + ", \(o.iterations) iterations"
     }

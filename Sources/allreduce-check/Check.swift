@@ -39,6 +39,9 @@ struct CheckResult {
     var mode: DataMode
     var ranks: Int
     var count: Int
+    var hosts = 1
+    /// Bit hash of the first call's result (the same on every rank when identicalAcrossRanks).
+    var resultHash: UInt64 = 0
     var maxAbsError = 0.0
     var maxRelError = 0.0
     var maxAbsDiffVsMPI: Double?
@@ -60,7 +63,8 @@ struct CheckResult {
 func check(_ algorithm: AllreduceAlgorithm, mode: DataMode, workspace: Workspace, options: Options,
            comm: Communicator) throws -> CheckResult {
     var result = CheckResult(algorithm: algorithm, mode: mode, ranks: comm.size, count: options.count)
-    let reducer = algorithm.make()
+    result.hosts = comm.hostCount
+    let reducer = options.make(algorithm)
     var firstHash: UInt64 = 0
     var counted: TrafficCounters?
     var countersVary = false
@@ -80,6 +84,7 @@ func check(_ algorithm: AllreduceAlgorithm, mode: DataMode, workspace: Workspace
         let hash = bitHash(workspace.buffer)
         if call == 0 {
             firstHash = hash
+            result.resultHash = hash
             try checkValues(&result, workspace: workspace, hash: hash, comm: comm)
         } else if hash != firstHash {
             result.identicalAcrossCalls = false
@@ -102,7 +107,7 @@ func check(_ algorithm: AllreduceAlgorithm, mode: DataMode, workspace: Workspace
 /// the slowest rank's time kept. Returns the times per algorithm, in its order.
 func interleavedTimes(_ algorithms: [AllreduceAlgorithm], workspace: Workspace, options: Options,
                       comm: Communicator) throws -> [[Double]] {
-    let reducers = algorithms.map { $0.make() }
+    let reducers = algorithms.map { options.make($0) }
     var times = Array(repeating: [Double](), count: algorithms.count)
     for round in 0..<(options.warmup + options.iterations) {
         for step in algorithms.indices {

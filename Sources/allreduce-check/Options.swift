@@ -14,6 +14,8 @@ struct Options {
     /// Time the algorithms round-robin (one call of each per round, order rotating)
     /// instead of one after another, so machine noise falls on all of them alike.
     var interleave = false
+    /// nil: chosen from the hosts the ranks run on (main.swift resolves it after MPI starts).
+    var treeSchedule: TreeAllreduce.Schedule?
     /// Test hook: this rank perturbs its result after every call, so the checks must fail.
     var corruptRank: Int?
 
@@ -26,6 +28,8 @@ struct Options {
           --warmup W             untimed calls first (default 1)
           --max-message-bytes B  split point-to-point messages above B bytes (default 67108864)
           --no-compare-mpi       skip the native MPI_Allreduce reference (saves one buffer)
+          --tree-schedule S      auto, shared-memory or network (default auto: network when the
+                                 ranks span several hosts); the tree's segments and phase overlap
           --interleave           after the checks, time the algorithms round-robin, K rounds with the
                                  order rotating each round, and report those medians (for comparisons)
           --json                 one JSON line per algorithm and mode on rank 0's stdout
@@ -78,6 +82,14 @@ struct Options {
                 }
             case "--no-compare-mpi": options.compareWithMPI = false
             case "--interleave": options.interleave = true
+            case "--tree-schedule":
+                switch try value(flag) {
+                case "auto": options.treeSchedule = nil
+                case "shared-memory": options.treeSchedule = .sharedMemory
+                case "network": options.treeSchedule = .network
+                case let other:
+                    throw UsageError(description: "--tree-schedule expects auto, shared-memory or network, got '\(other)'")
+                }
             case "--corrupt-rank": options.corruptRank = try integer(flag, minimum: 0)
             case "--json": options.json = true
             case "--help", "-h": return nil
@@ -85,5 +97,14 @@ struct Options {
             }
         }
         return options
+    }
+}
+
+extension Options {
+    /// A new instance of `algorithm` with this run's tree schedule.
+    func make(_ algorithm: AllreduceAlgorithm) -> GradientAllreduce {
+        let reducer = algorithm.make()
+        (reducer as? TreeAllreduce)?.schedule = treeSchedule
+        return reducer
     }
 }

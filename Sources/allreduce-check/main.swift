@@ -23,7 +23,7 @@ do {
     exit(1)
 }
 
-let options: Options
+var options: Options
 do {
     guard let parsed = try Options.parse(Array(CommandLine.arguments.dropFirst())) else {
         if comm.rank == 0 { print(Options.usage) }
@@ -31,6 +31,7 @@ do {
         exit(0)
     }
     options = parsed
+    options.treeSchedule = options.treeSchedule ?? .automatic(for: comm)
 } catch {
     if comm.rank == 0 { printError("allreduce-check: \(error)\n\(Options.usage)") }
     try? comm.finalize()

@@ -18,12 +18,36 @@ final class AllreduceCheckTests: XCTestCase {
     }
 
     /// Fewer elements than ranks: some ring chunks are empty.
-    /// The tree pipelines in segments of 131,072 floats: several segments, a
-    /// non-power-of-two rank count, and segments that are themselves split into messages.
+    /// The tree pipelines in segments: several segments, a non-power-of-two rank
+    /// count, and segments that are themselves split into messages, under both
+    /// schedules (the network one, with the sum going down while later segments
+    /// still go up, is what runs across hosts; here it is forced on one host).
     func testTreePipelineSegments() throws {
-        let count = 3 * TreeAllreduce.segmentElements + 12_345
-        try checkAll(ranks: 5, count: count)
-        try checkAll(ranks: 8, count: count, maxMessageBytes: 300_000)
+        let shared = TreeAllreduce.Schedule.sharedMemory.segmentElements
+        try checkAll(ranks: 5, count: 3 * shared + 12_345)
+        try checkAll(ranks: 8, count: 3 * shared + 12_345, maxMessageBytes: 300_000)
+        let network = TreeAllreduce.Schedule.network.segmentElements
+        try checkAll(ranks: 5, count: 7 * network + 999, treeSchedule: "network")
+        try checkAll(ranks: 8, count: 7 * network + 999, maxMessageBytes: 40_000, treeSchedule: "network")
+    }
+
+    /// Both schedules give the same bits: only message sizes and timing differ.
+    func testTreeSchedulesGiveTheSameSum() throws {
+        var hashes: [String: Set<String>] = [:]
+        for schedule in ["shared-memory", "network"] {
+            let run = try MPIRunner.run(ranks: 6, program: "allreduce-check",
+                                        arguments: ["--count", "300001", "--json", "--mode", "random",
+                                                    "--algorithms", "tree", "--iterations", "1",
+                                                    "--tree-schedule", schedule])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let line = try XCTUnwrap(run.jsonLines.first)
+            let segment = schedule == "network" ? TreeAllreduce.Schedule.network.segmentElements
+                                                : TreeAllreduce.Schedule.sharedMemory.segmentElements
+            XCTAssertEqual(line["tree_segment_elements"] as? Int, segment)
+            hashes[schedule, default: []].insert(try XCTUnwrap(line["result_hash"] as? String))
+        }
+        XCTAssertEqual(hashes["network"], hashes["shared-memory"])
+        XCTAssertEqual(hashes["network"]?.count, 1)
     }
 
     func testFewerElementsThanRanks() throws { try checkAll(ranks: 8, count: 5) }
@@ -61,11 +85,12 @@ final class AllreduceCheckTests: XCTestCase {
 
     // MARK: - Helpers
 
-    private func checkAll(ranks: Int, count: Int, maxMessageBytes: Int = 64 << 20,
+    private func checkAll(ranks: Int, count: Int, maxMessageBytes: Int = 64 << 20, treeSchedule: String = "auto",
                           file: StaticString = #filePath, line: UInt = #line) throws {
         let run = try MPIRunner.run(ranks: ranks, program: "allreduce-check",
                                     arguments: ["--count", String(count), "--json", "--iterations", "2",
-                                                "--max-message-bytes", String(maxMessageBytes)])
+                                                "--max-message-bytes", String(maxMessageBytes),
+                                                "--tree-schedule", treeSchedule])
         XCTAssertEqual(run.status, 0, "np \(ranks): \(run.stderr)", file: file, line: line)
         let lines = run.jsonLines
         XCTAssertEqual(lines.count, 8, "one line per algorithm and mode:\n\(run.stdout)", file: file, line: line)
@@ -106,7 +131,7 @@ final class AllreduceCheckTests: XCTestCase {
         var formulas = ExpectedTraffic(ranks: p, count: count, maxMessageBytes: maxMessageBytes)
         let expected: [Traffic] = (0..<p).map { r in
             switch algorithm {
-            case .tree: return formulas.tree(rank: r, segment: TreeAllreduce.segmentElements)
+            case .tree: return formulas.tree(rank: r, segment: json["tree_segment_elements"] as? Int ?? 0)
             case .ring: return formulas.ring(rank: r)
             case .ps: return formulas.parameterServer(rank: r)
             case .mpi: return Traffic()
