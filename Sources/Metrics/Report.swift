@@ -37,8 +37,14 @@ public struct ReportRow: Equatable, Sendable {
     public var computeSeconds: Double
     /// Median over iterations of the max over ranks of iteration_seconds.
     public var iterationSeconds: Double
-    /// As commSeconds, for exposed_comm_seconds; nil when no record has it.
+    /// As commSeconds, for exposed_comm_seconds; nil when no record has it. The rank
+    /// that waits longest is the one that finished backward first, so this includes
+    /// load imbalance between ranks.
     public var exposedCommSeconds: Double?
+    /// Median over iterations of the min over ranks of exposed_comm_seconds: the wait
+    /// of the last rank to finish backward, the communication on the iteration's
+    /// critical path without the imbalance. nil when no record has it.
+    public var criticalExposedCommSeconds: Double?
     /// commSeconds / iterationSeconds (nil when iterationSeconds is 0).
     public var commShare: Double?
     public var bytesSource: BytesSource
@@ -91,6 +97,9 @@ public struct Report: Sendable {
         func timing(_ value: (IterationRecord) -> Double) -> Double {
             median(iterations.map { byIteration[$0]!.map(value).max()! })
         }
+        func leastTiming(_ value: (IterationRecord) -> Double) -> Double {
+            median(iterations.map { byIteration[$0]!.map(value).min()! })
+        }
         let n = Double(records.count)
         let comm = timing(\.commSeconds)
         let iteration = timing(\.iterationSeconds)
@@ -111,6 +120,7 @@ public struct Report: Sendable {
             computeSeconds: timing(\.computeSeconds),
             iterationSeconds: iteration,
             exposedCommSeconds: withExposed.isEmpty ? nil : timing { $0.exposedCommSeconds ?? 0 },
+            criticalExposedCommSeconds: withExposed.isEmpty ? nil : leastTiming { $0.exposedCommSeconds ?? 0 },
             commShare: iteration > 0 ? comm / iteration : nil,
             bytesSource: counted == records.count ? .measured : (counted == 0 ? .modelled : .mixed),
             modelledMeanBytesSentPerRank: known.map {

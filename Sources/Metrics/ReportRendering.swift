@@ -38,7 +38,7 @@ extension Report {
                "max_bytes_sent_per_rank", "mean_bytes_received_per_rank", "max_bytes_received_per_rank",
                "mean_messages_sent_per_rank", "bytes_source", "modelled_mean_bytes_sent_per_rank",
                "comm_seconds", "compute_seconds", "iteration_seconds", "comm_share",
-               "exposed_comm_seconds", "records", "iterations", "timed_iterations"]
+               "exposed_comm_seconds", "critical_exposed_comm_seconds", "records", "iterations", "timed_iterations"]
         let bytes: (Double) -> String = human ? Format.megabytes : Format.raw
         let seconds: (Double) -> String = human ? Format.milliseconds : Format.raw
         let rows = self.rows.map { row -> [String] in
@@ -53,7 +53,7 @@ extension Report {
                          seconds(row.commSeconds), seconds(row.computeSeconds), seconds(row.iterationSeconds),
                          row.commShare.map(human ? Format.percent : Format.raw) ?? ""]
             if !human {
-                cells += [row.exposedCommSeconds.map(seconds) ?? "",
+                cells += [row.exposedCommSeconds.map(seconds) ?? "", row.criticalExposedCommSeconds.map(seconds) ?? "",
                           String(row.records), String(row.iterations), String(row.timedIterations)]
             }
             return cells

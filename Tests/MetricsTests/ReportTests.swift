@@ -52,6 +52,24 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(row.bytesSource, .measured)
         XCTAssertEqual(row.modelledMeanBytesSentPerRank, 4_993_696)  // 2 (1/2) N
         XCTAssertNil(row.exposedCommSeconds)
+        XCTAssertNil(row.criticalExposedCommSeconds)
+    }
+
+    /// Exposed communication: the slowest rank's wait (with imbalance) and the least
+    /// wait, the last rank to finish backward (the critical path), both medians over
+    /// the timed iterations.
+    func testExposedCommunicationWithAndWithoutImbalance() throws {
+        var records = squeeze
+        let exposed: [[Double]] = [[1.0, 1.0], [0.009, 0.002], [0.025, 0.004]]
+        for i in records.indices { records[i].exposedCommSeconds = exposed[records[i].iteration][records[i].rank] }
+        let row = Report(records: records).rows[0]
+        XCTAssertEqual(try XCTUnwrap(row.exposedCommSeconds), (0.009 + 0.025) / 2, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(row.criticalExposedCommSeconds), (0.002 + 0.004) / 2, accuracy: 1e-12)
+        let csv = Report(records: records).csv()
+        let header = try XCTUnwrap(csv.split(separator: "\n").first).split(separator: ",").map(String.init)
+        let values = try XCTUnwrap(csv.split(separator: "\n").dropFirst().first).split(separator: ",").map(String.init)
+        let column = try XCTUnwrap(header.firstIndex(of: "critical_exposed_comm_seconds"))
+        XCTAssertEqual(try XCTUnwrap(Double(values[column])), 0.003, accuracy: 1e-12)
     }
 
     func testTwoIterationsAreNotSkipped() {
@@ -84,7 +102,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(csv[0].hasPrefix("model,algorithm,world_size,parameters,gradient_bytes,mean_bytes_sent_per_rank,"))
         XCTAssertTrue(csv[2].hasPrefix("v1.0,ring,2,1248424,4993696,4993696,4993696,4993696,4993696,2,measured,4993696,"),
                       String(csv[2]))
-        XCTAssertTrue(csv[2].hasSuffix(",0.021,0.07,0.12,0.175,,6,3,2"), String(csv[2]))
+        XCTAssertTrue(csv[2].hasSuffix(",0.021,0.07,0.12,0.175,,,6,3,2"), String(csv[2]))
         let ratios = report.ratiosCSV().split(separator: "\n")
         XCTAssertEqual(ratios.count, 2)
         XCTAssertTrue(ratios[1].hasPrefix("ring,2,alexnet,v1.0,48.83"), String(ratios[1]))
