@@ -65,13 +65,13 @@ public final class TreeAllreduce: GradientAllreduce {
         let r = comm.rank, parent = tree.parent
         let childCount = tree.childCount
         let plan = schedule ?? .automatic(for: comm)
-        let seg = plan.segmentElements, segments = (buffer.count + seg - 1) / seg
+        let seg = min(plan.segmentElements, buffer.count), segments = (buffer.count + seg - 1) / seg
         func segment(_ k: Int) -> UnsafeMutableBufferPointer<Float> {
             UnsafeMutableBufferPointer(rebasing: buffer[(k * seg)..<min((k + 1) * seg, buffer.count)])
         }
         // Children r + 1, r + 2, r + 4, ...: ascending subtree size.
         func child(_ c: Int) -> Int { r + (1 << c) }
-        let staging = scratch.region(max(1, 2 * childCount * seg))
+        let staging = scratch.region(max(1, min(segments, 2) * childCount * seg))
         func slot(_ c: Int, _ k: Int) -> UnsafeMutableBufferPointer<Float> {
             let base = ((k % 2) * childCount + c) * seg
             return UnsafeMutableBufferPointer(rebasing: staging[base..<(base + segment(k).count)])
@@ -155,6 +155,9 @@ extension TreeAllreduce {
         /// directions of every link busy (simulated 1 Gbit/s, 4 hosts, 2.96 MB:
         /// 92 -> 49 ms against a wire minimum of 47).
         public static let network = Schedule(segmentElements: 1 << 15, downLag: 1)
+        /// The whole buffer as one segment: for exchanges that are already pipelined
+        /// some other way (gradient buckets), the fewest hand-offs between ranks.
+        public static let unsegmented = Schedule(segmentElements: Int.max, downLag: nil)
 
         public static func automatic(for comm: Communicator) -> Schedule {
             return comm.hostCount > 1 ? .network : .sharedMemory

@@ -59,6 +59,11 @@ final class BucketedExchange {
         queue.reserveCapacity(cuts.count + 1)
         // The thread holds the exchange until `stop()` lets `serve` return, so the
         // object cannot be freed under a running thread.
+        // The buckets pipeline the exchange behind backward already; inside a bucket the
+        // tree moves it whole, with the fewest hand-offs between the ranks' threads, which
+        // compete with backward for the cores (simulated cluster, 4 hosts x 1 rank, 1 MB
+        // buckets: exposed wait of the last rank 42-44 -> 22-31 ms against 128 KB segments).
+        (allreduce as? TreeAllreduce)?.schedule = .unsegmented
         let t = Thread { self.serve() }
         t.name = "gradient-exchange"
         t.start()

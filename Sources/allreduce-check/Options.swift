@@ -28,8 +28,8 @@ struct Options {
           --warmup W             untimed calls first (default 1)
           --max-message-bytes B  split point-to-point messages above B bytes (default 67108864)
           --no-compare-mpi       skip the native MPI_Allreduce reference (saves one buffer)
-          --tree-schedule S      auto, shared-memory or network (default auto: network when the
-                                 ranks span several hosts); the tree's segments and phase overlap
+          --tree-schedule S      auto, shared-memory, network or unsegmented (default auto: network
+                                 when the ranks span several hosts); the tree's segments and phase overlap
           --interleave           after the checks, time the algorithms round-robin, K rounds with the
                                  order rotating each round, and report those medians (for comparisons)
           --json                 one JSON line per algorithm and mode on rank 0's stdout
@@ -87,8 +87,9 @@ struct Options {
                 case "auto": options.treeSchedule = nil
                 case "shared-memory": options.treeSchedule = .sharedMemory
                 case "network": options.treeSchedule = .network
+                case "unsegmented": options.treeSchedule = .unsegmented
                 case let other:
-                    throw UsageError(description: "--tree-schedule expects auto, shared-memory or network, got '\(other)'")
+                    throw UsageError(description: "--tree-schedule expects auto, shared-memory, network or unsegmented, got '\(other)'")
                 }
             case "--corrupt-rank": options.corruptRank = try integer(flag, minimum: 0)
             case "--json": options.json = true

@@ -29,24 +29,27 @@ final class AllreduceCheckTests: XCTestCase {
         let network = TreeAllreduce.Schedule.network.segmentElements
         try checkAll(ranks: 5, count: 7 * network + 999, treeSchedule: "network")
         try checkAll(ranks: 8, count: 7 * network + 999, maxMessageBytes: 40_000, treeSchedule: "network")
+        // One segment of the whole buffer (inside gradient buckets), split into messages.
+        try checkAll(ranks: 6, count: 300_001, maxMessageBytes: 65_536, treeSchedule: "unsegmented")
     }
 
-    /// Both schedules give the same bits: only message sizes and timing differ.
+    /// Every schedule gives the same bits: only message sizes and timing differ.
     func testTreeSchedulesGiveTheSameSum() throws {
         var hashes: [String: Set<String>] = [:]
-        for schedule in ["shared-memory", "network"] {
+        for schedule in ["shared-memory", "network", "unsegmented"] {
             let run = try MPIRunner.run(ranks: 6, program: "allreduce-check",
                                         arguments: ["--count", "300001", "--json", "--mode", "random",
                                                     "--algorithms", "tree", "--iterations", "1",
                                                     "--tree-schedule", schedule])
             XCTAssertEqual(run.status, 0, run.stderr)
             let line = try XCTUnwrap(run.jsonLines.first)
-            let segment = schedule == "network" ? TreeAllreduce.Schedule.network.segmentElements
-                                                : TreeAllreduce.Schedule.sharedMemory.segmentElements
+            let segment = ["network": TreeAllreduce.Schedule.network, "shared-memory": .sharedMemory,
+                           "unsegmented": .unsegmented][schedule]!.segmentElements
             XCTAssertEqual(line["tree_segment_elements"] as? Int, segment)
             hashes[schedule, default: []].insert(try XCTUnwrap(line["result_hash"] as? String))
         }
         XCTAssertEqual(hashes["network"], hashes["shared-memory"])
+        XCTAssertEqual(hashes["unsegmented"], hashes["shared-memory"])
         XCTAssertEqual(hashes["network"]?.count, 1)
     }
 
