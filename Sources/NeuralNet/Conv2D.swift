@@ -268,23 +268,36 @@ public final class Conv2D: Layer {
                             d.update(repeating: 0, count: ow)
                             continue
                         }
-                        let src = xc + iy * w
+                        // Columns ox in lo..<hi read inside the row; the rest are padding.
+                        let (lo, hi) = validColumns(kx)
+                        if lo > 0 { d.update(repeating: 0, count: lo) }
+                        if hi < ow { (d + hi).update(repeating: 0, count: ow - hi) }
+                        guard lo < hi else { continue }
+                        let src = xc + iy * w + (lo * stride - pad + kx)
                         if stride == 1 {
-                            for ox in 0..<ow {
-                                let ix = ox - pad + kx
-                                d[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
-                            }
+                            (d + lo).update(from: src, count: hi - lo)
                         } else {
-                            for ox in 0..<ow {
-                                let ix = ox * stride - pad + kx
-                                d[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
-                            }
+                            let s = stride
+                            for i in 0..<(hi - lo) { d[lo + i] = src[i * s] }
                         }
                     }
                     row += 1
                 }
             }
         }
+    }
+
+    /// The output columns ox whose input column ox * stride - pad + kx lies inside the
+    /// image, as lo..<hi (empty when none does): the copy loops need no bounds test.
+    @inline(__always)
+    func validColumns(_ kx: Int) -> (Int, Int) {
+        let (w, ow) = (inputShape.w, outputShape.w)
+        // ox * stride >= pad - kx  and  ox * stride <= w - 1 + pad - kx
+        let first = pad - kx
+        let lo = first <= 0 ? 0 : (first + stride - 1) / stride
+        let last = w - 1 + pad - kx
+        let hi = last < 0 ? 0 : min(ow, last / stride + 1)
+        return (min(lo, ow), max(min(lo, ow), hi))
     }
 
     /// Adds a column matrix (row stride `leading`) back into image gradient `dx`. With
@@ -308,11 +321,11 @@ public final class Conv2D: Layer {
                     for oy in 0..<oh {
                         let iy = oy * stride - pad + ky
                         if iy < 0 || iy >= h { continue }
-                        let d = dxc + iy * w, s = src + oy * ow
-                        for ox in 0..<ow {
-                            let ix = ox * stride - pad + kx
-                            if ix >= 0 && ix < w { d[ix] += s[ox] }
-                        }
+                        let (lo, hi) = validColumns(kx)
+                        guard lo < hi else { continue }
+                        let d = dxc + iy * w + (lo * stride - pad + kx), s = src + oy * ow + lo
+                        let step = stride
+                        for i in 0..<(hi - lo) { d[i * step] += s[i] }
                     }
                     row += 1
                 }

@@ -85,6 +85,34 @@ final class LayerGradientTests: XCTestCase {
         } } }
     }
 
+    /// im2col/col2im copy only the columns inside the image and pad the rest: edge cases
+    /// where whole rows or columns of a kernel tap fall outside (pad >= kernel), strides
+    /// that skip columns, kernels wider than the image, against a direct sum and by
+    /// finite differences.
+    func testPaddingAndStrideEdgeCasesMatchDirectSum() {
+        for (h, w, kernel, stride, pad) in [(5, 4, 3, 2, 1), (6, 7, 2, 3, 3), (4, 3, 5, 1, 2), (9, 9, 7, 2, 0),
+                                            (3, 8, 3, 3, 4)] {
+            let store = ParameterStore()
+            let conv = Conv2D("conv", input: Shape(n: 1, c: 2, h: h, w: w), outChannels: 3, kernel: kernel,
+                              stride: stride, pad: pad, store: store)
+            randomizeParameters(store)
+            let x = randomTensor(conv.inputShape)
+            let y = conv.forward(x, training: false)
+            let wt = store.value(conv.weight), b = store.value(conv.bias)
+            for o in 0..<3 { for oy in 0..<y.shape.h { for ox in 0..<y.shape.w {
+                var sum = Double(b[o])
+                for c in 0..<2 { for ky in 0..<kernel { for kx in 0..<kernel {
+                    let iy = oy * stride - pad + ky, ix = ox * stride - pad + kx
+                    guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                    sum += Double(wt[((o * 2 + c) * kernel + ky) * kernel + kx]) * Double(x.data[(c * h + iy) * w + ix])
+                } } }
+                XCTAssertEqual(Double(y.data[(o * y.shape.h + oy) * y.shape.w + ox]), sum, accuracy: 1e-5,
+                               "h\(h) w\(w) k\(kernel) s\(stride) p\(pad) at \(o),\(oy),\(ox)")
+            } } }
+            GradientCheck().check(conv, store: store, input: randomTensor(conv.inputShape))
+        }
+    }
+
     func testReLU() {
         let relu = ReLU("relu", input: Shape(n: 2, c: 3, h: 4, w: 4))
         GradientCheck(h: 1e-3).check(relu, store: ParameterStore(), input: wellSeparatedTensor(relu.inputShape))
