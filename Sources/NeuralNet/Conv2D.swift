@@ -261,6 +261,8 @@ public final class Conv2D: Layer {
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
                     let dst = col + row * leading
+                    // Columns ox in lo..<hi read inside the row; the rest are padding.
+                    let (lo, hi) = validColumns(kx)
                     for oy in 0..<oh {
                         let iy = oy * stride - pad + ky
                         let d = dst + oy * ow
@@ -268,8 +270,6 @@ public final class Conv2D: Layer {
                             d.update(repeating: 0, count: ow)
                             continue
                         }
-                        // Columns ox in lo..<hi read inside the row; the rest are padding.
-                        let (lo, hi) = validColumns(kx)
                         if lo > 0 { d.update(repeating: 0, count: lo) }
                         if hi < ow { (d + hi).update(repeating: 0, count: ow - hi) }
                         guard lo < hi else { continue }
@@ -318,11 +318,10 @@ public final class Conv2D: Layer {
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
                     let src = col + row * leading
-                    for oy in 0..<oh {
+                    let (lo, hi) = validColumns(kx)
+                    for oy in 0..<oh where lo < hi {
                         let iy = oy * stride - pad + ky
                         if iy < 0 || iy >= h { continue }
-                        let (lo, hi) = validColumns(kx)
-                        guard lo < hi else { continue }
                         let d = dxc + iy * w + (lo * stride - pad + kx), s = src + oy * ow + lo
                         let step = stride
                         for i in 0..<(hi - lo) { d[i * step] += s[i] }

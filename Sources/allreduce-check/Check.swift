@@ -42,6 +42,8 @@ struct CheckResult {
     var hosts = 1
     /// Bit hash of the first call's result (the same on every rank when identicalAcrossRanks).
     var resultHash: UInt64 = 0
+    /// Calls of this algorithm made, warm-ups and both passes included.
+    var calls = 0
     var maxAbsError = 0.0
     var maxRelError = 0.0
     var maxAbsDiffVsMPI: Double?
@@ -90,6 +92,7 @@ func check(_ algorithm: AllreduceAlgorithm, mode: DataMode, workspace: Workspace
             result.identicalAcrossCalls = false
         }
         if call >= options.warmup { result.seconds.append(slowest) }
+        result.calls += 1
         if let first = counted, first != traffic { countersVary = true }
         counted = counted ?? traffic
     }

@@ -35,6 +35,7 @@ enum Report {
             ("messages_sent", column(2)),
             ("messages_received", column(3)),
             ("iterations", "\(r.seconds.count)"),
+            ("calls", "\(r.calls)"),
             ("tree_segment_elements", options.treeSchedule.map { "\($0.segmentElements)" } ?? "null"),
             ("tree_down_lag", options.treeSchedule?.downLag.map { "\($0)" } ?? "null"),
             ("hosts", "\(r.hosts)"),

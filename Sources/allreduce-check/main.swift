@@ -50,7 +50,10 @@ do {
         }
         if options.interleave {
             let times = try interleavedTimes(options.algorithms, workspace: workspace, options: options, comm: comm)
-            for i in results.indices { results[i].seconds = times[i] }
+            for i in results.indices {
+                results[i].seconds = times[i]
+                results[i].calls += options.warmup + options.iterations
+            }
         }
         for result in results {
             if comm.rank == 0 {

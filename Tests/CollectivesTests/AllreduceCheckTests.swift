@@ -81,6 +81,7 @@ final class AllreduceCheckTests: XCTestCase {
         for json in run.jsonLines {
             XCTAssertEqual(json["timing"] as? String, "interleaved")
             XCTAssertEqual(json["iterations"] as? Int, 3)
+            XCTAssertEqual(json["calls"] as? Int, 2 * (2 + 3), "the checked pass, then the round-robin one")
             XCTAssertGreaterThan(json["median_seconds"] as? Double ?? 0, 0)
             XCTAssertEqual(json["passed"] as? Bool, true, "\(json)")
         }
@@ -114,6 +115,8 @@ final class AllreduceCheckTests: XCTestCase {
         XCTAssertEqual(json["count"] as? Int, count, label, file: file, line: line)
         XCTAssertEqual(json["bytes_per_element"] as? Int, 4, label, file: file, line: line)
         XCTAssertEqual(json["passed"] as? Bool, true, label, file: file, line: line)
+        XCTAssertEqual(json["calls"] as? Int, 1 + 2, "sequential: 1 warm-up and 2 timed calls; \(label)",
+                       file: file, line: line)
         XCTAssertEqual(json["identical_across_ranks"] as? Bool, true, label, file: file, line: line)
         if mode == "exact" {
             XCTAssertEqual(json["max_abs_error"] as? Double, 0, label, file: file, line: line)
