@@ -16,6 +16,9 @@ struct Options {
     var interleave = false
     /// nil: chosen from the hosts the ranks run on (main.swift resolves it after MPI starts).
     var treeSchedule: TreeAllreduce.Schedule?
+    /// Floats per ring pipeline segment (Int.max: each chunk as one message); nil: chosen
+    /// from the hosts the ranks run on (main.swift resolves it after MPI starts).
+    var ringSegmentElements: Int?
     /// Test hook: this rank perturbs its result after every call, so the checks must fail.
     var corruptRank: Int?
 
@@ -30,6 +33,8 @@ struct Options {
           --no-compare-mpi       skip the native MPI_Allreduce reference (saves one buffer)
           --tree-schedule S      auto, shared-memory, network or unsegmented (default auto: network
                                  when the ranks span several hosts); the tree's segments and phase overlap
+          --ring-segment-elements E  floats per ring pipeline segment, 0 for one message per chunk,
+                                 or auto (default: 65536 when the ranks span several hosts, else 0)
           --interleave           after the checks, time the algorithms round-robin, K rounds with the
                                  order rotating each round, and report those medians (for comparisons)
           --json                 one JSON line per algorithm and mode on rank 0's stdout
@@ -91,6 +96,13 @@ struct Options {
                 case let other:
                     throw UsageError(description: "--tree-schedule expects auto, shared-memory, network or unsegmented, got '\(other)'")
                 }
+            case "--ring-segment-elements":
+                if rest.first == "auto" {
+                    _ = try value(flag); options.ringSegmentElements = nil
+                } else {
+                    let e = try integer(flag, minimum: 0)
+                    options.ringSegmentElements = e == 0 ? Int.max : e
+                }
             case "--corrupt-rank": options.corruptRank = try integer(flag, minimum: 0)
             case "--json": options.json = true
             case "--help", "-h": return nil
@@ -102,10 +114,11 @@ struct Options {
 }
 
 extension Options {
-    /// A new instance of `algorithm` with this run's tree schedule.
+    /// A new instance of `algorithm` with this run's tree schedule and ring segments.
     func make(_ algorithm: AllreduceAlgorithm) -> GradientAllreduce {
         let reducer = algorithm.make()
         (reducer as? TreeAllreduce)?.schedule = treeSchedule
+        (reducer as? RingAllreduce)?.segmentElements = ringSegmentElements
         return reducer
     }
 }

@@ -38,6 +38,7 @@ enum Report {
             ("calls", "\(r.calls)"),
             ("tree_segment_elements", options.treeSchedule.map { "\($0.segmentElements)" } ?? "null"),
             ("tree_down_lag", options.treeSchedule?.downLag.map { "\($0)" } ?? "null"),
+            ("ring_segment_elements", options.ringSegmentElements.flatMap { $0 == Int.max ? nil : "\($0)" } ?? "null"),
             ("hosts", "\(r.hosts)"),
             ("result_hash", quoted(String(r.resultHash, radix: 16))),
             ("timing", options.interleave ? "\"interleaved\"" : "\"sequential\""),

@@ -32,6 +32,7 @@ do {
     }
     options = parsed
     options.treeSchedule = options.treeSchedule ?? .automatic(for: comm)
+    options.ringSegmentElements = options.ringSegmentElements ?? RingAllreduce.automaticSegmentElements(for: comm)
 } catch {
     if comm.rank == 0 { printError("allreduce-check: \(error)\n\(Options.usage)") }
     try? comm.finalize()

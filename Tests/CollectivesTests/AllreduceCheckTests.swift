@@ -53,6 +53,33 @@ final class AllreduceCheckTests: XCTestCase {
         XCTAssertEqual(hashes["network"]?.count, 1)
     }
 
+    /// The ring pipelined in segments (what runs across hosts; forced here): chunks of
+    /// several segments with a short last one, more segments than staging slots, a
+    /// non-power-of-two rank count, segments split into messages, and chunks shorter
+    /// than one segment. Exact sums, same bits everywhere, traffic per the formulas.
+    func testRingPipelineSegments() throws {
+        try checkAll(ranks: 5, count: 100_003, ringSegment: "1000")
+        try checkAll(ranks: 8, count: 100_003, maxMessageBytes: 2_000, ringSegment: "3000")
+        try checkAll(ranks: 3, count: 7, ringSegment: "2")
+        try checkAll(ranks: 4, count: 1001, ringSegment: String(RingAllreduce.networkSegmentElements))
+    }
+
+    /// Segments change only message sizes and timing: the same bits as whole chunks.
+    func testRingSegmentsGiveTheSameSum() throws {
+        var hashes: Set<String> = []
+        for segment in ["0", "97", "777", "65536"] {
+            let run = try MPIRunner.run(ranks: 6, program: "allreduce-check",
+                                        arguments: ["--count", "300001", "--json", "--mode", "random",
+                                                    "--algorithms", "ring", "--iterations", "1",
+                                                    "--ring-segment-elements", segment])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let line = try XCTUnwrap(run.jsonLines.first)
+            XCTAssertEqual(line["ring_segment_elements"] as? Int, segment == "0" ? nil : Int(segment), "\(line)")
+            hashes.insert(try XCTUnwrap(line["result_hash"] as? String))
+        }
+        XCTAssertEqual(hashes.count, 1, "\(hashes)")
+    }
+
     func testFewerElementsThanRanks() throws { try checkAll(ranks: 8, count: 5) }
 
     func testEmptyBufferSendsNothing() throws { try checkAll(ranks: 3, count: 0) }
@@ -90,11 +117,11 @@ final class AllreduceCheckTests: XCTestCase {
     // MARK: - Helpers
 
     private func checkAll(ranks: Int, count: Int, maxMessageBytes: Int = 64 << 20, treeSchedule: String = "auto",
-                          file: StaticString = #filePath, line: UInt = #line) throws {
+                          ringSegment: String = "auto", file: StaticString = #filePath, line: UInt = #line) throws {
         let run = try MPIRunner.run(ranks: ranks, program: "allreduce-check",
                                     arguments: ["--count", String(count), "--json", "--iterations", "2",
                                                 "--max-message-bytes", String(maxMessageBytes),
-                                                "--tree-schedule", treeSchedule])
+                                                "--tree-schedule", treeSchedule, "--ring-segment-elements", ringSegment])
         XCTAssertEqual(run.status, 0, "np \(ranks): \(run.stderr)", file: file, line: line)
         let lines = run.jsonLines
         XCTAssertEqual(lines.count, 8, "one line per algorithm and mode:\n\(run.stdout)", file: file, line: line)
@@ -138,7 +165,7 @@ final class AllreduceCheckTests: XCTestCase {
         let expected: [Traffic] = (0..<p).map { r in
             switch algorithm {
             case .tree: return formulas.tree(rank: r, segment: json["tree_segment_elements"] as? Int ?? 0)
-            case .ring: return formulas.ring(rank: r)
+            case .ring: return formulas.ring(rank: r, segment: json["ring_segment_elements"] as? Int)
             case .ps: return formulas.parameterServer(rank: r)
             case .mpi: return Traffic()
             }

@@ -63,8 +63,10 @@ struct ExpectedTraffic {
     }
 
     /// Ring schedule simulated step by step over the documented partition:
-    /// chunk i has count/p elements, plus one if i < count % p.
-    mutating func ring(rank r: Int) -> Traffic {
+    /// chunk i has count/p elements, plus one if i < count % p. Each chunk travels
+    /// in pipeline segments of min(`segment`, largest chunk) floats (an empty chunk
+    /// as one empty message); `segment` nil or 0: one segment per chunk.
+    mutating func ring(rank r: Int, segment: Int? = nil) -> Traffic {
         var t = Traffic()
         guard ranks > 1, count > 0 else { return t }
         let p = ranks
@@ -72,13 +74,22 @@ struct ExpectedTraffic {
             let k = ((i % p) + p) % p
             return count / p + (k < count % p ? 1 : 0)
         }
+        let seg = min(segment.flatMap { $0 > 0 ? $0 : nil } ?? Int.max, length(0))
+        func transfer(_ elements: Int, sent: Bool) {
+            var start = 0
+            repeat {
+                let n = min(seg, elements - start)
+                if sent { add(&t, sent: n) } else { add(&t, received: n) }
+                start += n
+            } while start < elements
+        }
         for s in 0..<(p - 1) {  // reduce-scatter
-            add(&t, sent: length(r - s))
-            add(&t, received: length(r - s - 1))
+            transfer(length(r - s), sent: true)
+            transfer(length(r - s - 1), sent: false)
         }
         for s in 0..<(p - 1) {  // allgather
-            add(&t, sent: length(r + 1 - s))
-            add(&t, received: length(r - s))
+            transfer(length(r + 1 - s), sent: true)
+            transfer(length(r - s), sent: false)
         }
         return t
     }
