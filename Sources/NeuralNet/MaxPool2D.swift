@@ -40,26 +40,81 @@ public final class MaxPool2D: Layer {
         let (h, w, oh, ow) = (inputShape.h, inputShape.w, outputShape.h, outputShape.w)
         let (xBase, yBase, argmax) = (input.data, output.data, argmax)
         let (kernel, stride, pad) = (kernel, stride, pad)
+        // Interior windows (whole kernel inside the row) take a branch-free path the
+        // compiler vectorizes across output columns; the clipped ones the general loop.
+        let interiorStart = min(ow, (pad + stride - 1) / stride)
+        let interiorEnd = max(interiorStart, min(ow, (w + pad - kernel) / stride + 1))
         Parallel.forEach(input.shape.n * inputShape.c, grain: max(1, (1 << 15) / (oh * ow))) { plane in
             let x = xBase + plane * h * w
             let y = yBase + plane * oh * ow
             let arg = argmax + plane * oh * ow
             for oy in 0..<oh {
                 let y0 = max(oy * stride - pad, 0), y1 = min(oy * stride - pad + kernel, h)
-                for ox in 0..<ow {
-                    let x0 = max(ox * stride - pad, 0), x1 = min(ox * stride - pad + kernel, w)
-                    var best = -Float.infinity, bestIndex = y0 * w + x0
-                    for iy in y0..<y1 {
-                        for ix in x0..<x1 where x[iy * w + ix] > best {
-                            best = x[iy * w + ix]; bestIndex = iy * w + ix
-                        }
+                let yRow = y + oy * ow, argRow = arg + oy * ow
+                // Row by row, each row's first maximum replacing the running one only when
+                // strictly larger: the first maximum in row-major order, as in Caffe.
+                for iy in y0..<y1 {
+                    let row = x + iy * w, rowStart = iy * w
+                    let first = iy == y0
+                    func merge(_ ox: Int, _ best: Float, _ index: Int) {
+                        let wins = first || best > yRow[ox]
+                        yRow[ox] = wins ? best : yRow[ox]
+                        argRow[ox] = wins ? Int32(truncatingIfNeeded: rowStart + index) : argRow[ox]
                     }
-                    y[oy * ow + ox] = best
-                    arg[oy * ow + ox] = Int32(bestIndex)
+                    for ox in 0..<interiorStart { edgeWindow(ox) }
+                    if kernel == 3 && stride == 2 {  // SqueezeNet's and AlexNet's pools
+                        Self.interiorRow3(row, stride: 2, pad: pad, rowStart: rowStart, first: first,
+                                          interiorStart, interiorEnd, yRow, argRow)
+                    } else if kernel == 3 {
+                        Self.interiorRow3(row, stride: stride, pad: pad, rowStart: rowStart, first: first,
+                                          interiorStart, interiorEnd, yRow, argRow)
+                    } else {
+                        for ox in interiorStart..<interiorEnd { edgeWindow(ox) }
+                    }
+                    for ox in interiorEnd..<ow { edgeWindow(ox) }
+                    func edgeWindow(_ ox: Int) {
+                        let x0 = max(ox * stride - pad, 0), x1 = min(ox * stride - pad + kernel, w)
+                        var best = -Float.infinity, index = x0
+                        for ix in x0..<x1 where row[ix] > best { best = row[ix]; index = ix }
+                        merge(ox, best, index)
+                    }
                 }
             }
         }
         return output
+    }
+
+    /// One input row's 3-wide windows whose columns are all inside the row, merged into
+    /// the running maximum of output row `y` (replacing it when `first`). Written with
+    /// selects on Int32 indices only, so it vectorizes; inlined with a constant stride.
+    @inline(__always)
+    static func interiorRow3(_ row: UnsafePointer<Float>, stride: Int, pad: Int, rowStart: Int, first: Bool,
+                             _ start: Int, _ end: Int,
+                             _ y: UnsafeMutablePointer<Float>, _ arg: UnsafeMutablePointer<Int32>) {
+        let offset = Int32(truncatingIfNeeded: rowStart - pad)
+        let s32 = Int32(truncatingIfNeeded: stride)
+        if first {
+            for ox in start..<end {
+                let b = ox &* stride &- pad
+                let v0 = row[b], v1 = row[b &+ 1], v2 = row[b &+ 2]
+                let i = offset &+ Int32(truncatingIfNeeded: ox) &* s32
+                var best = v0 > -Float.infinity ? v0 : -Float.infinity, index = i
+                index = v1 > best ? i &+ 1 : index; best = v1 > best ? v1 : best
+                index = v2 > best ? i &+ 2 : index; best = v2 > best ? v2 : best
+                y[ox] = best; arg[ox] = index
+            }
+        } else {
+            for ox in start..<end {
+                let b = ox &* stride &- pad
+                let v0 = row[b], v1 = row[b &+ 1], v2 = row[b &+ 2]
+                let i = offset &+ Int32(truncatingIfNeeded: ox) &* s32
+                var best = y[ox], index = arg[ox]
+                index = v0 > best ? i : index; best = v0 > best ? v0 : best
+                index = v1 > best ? i &+ 1 : index; best = v1 > best ? v1 : best
+                index = v2 > best ? i &+ 2 : index; best = v2 > best ? v2 : best
+                y[ox] = best; arg[ox] = index
+            }
+        }
     }
 
     public func backward(_ input: Tensor, _ dy: Tensor) -> Tensor? {

@@ -112,6 +112,49 @@ final class LayerGradientTests: XCTestCase {
         GradientCheck(h: 1e-3).check(pool, store: ParameterStore(), input: x)
     }
 
+    /// The vectorized 3-wide path (stride 2 specialised, other strides generic) and the
+    /// clipped edge windows against a plain loop over every window: values from a set of
+    /// four so windows tie often (the first maximum in row-major order must win, as the
+    /// gradient routing shows), padding, ceil-mode clipping, and a kernel other than 3.
+    func testMaxPoolMatchesADirectLoopWithTies() {
+        var rng = SeededGenerator(seed: 11)
+        for (h, w) in [(13, 13), (14, 9), (7, 20), (3, 3)] {
+            for (kernel, stride, pad) in [(3, 2, 0), (3, 1, 0), (3, 3, 0), (3, 2, 1), (3, 1, 1), (2, 2, 0), (4, 3, 1)]
+            where h + 2 * pad >= kernel && w + 2 * pad >= kernel {
+                let shape = Shape(n: 2, c: 2, h: h, w: w)
+                let pool = MaxPool2D("pool", input: shape, kernel: kernel, stride: stride, pad: pad)
+                let x = Tensor(shape, values: (0..<shape.count).map { _ in Float(Int(rng.nextUnitFloat() * 4)) - 1 })
+                let y = pool.forward(x, training: true)
+                let o = pool.outputShape
+                let dy = Tensor(o, values: (0..<o.count).map { Float($0 + 1) })
+                let dx = pool.backward(x, dy)!
+                var expectedY = [Float](repeating: 0, count: o.count)
+                var expectedDx = [Float](repeating: 0, count: shape.count)
+                for plane in 0..<(shape.n * shape.c) {
+                    for oy in 0..<o.h {
+                        for ox in 0..<o.w {
+                            var best = -Float.infinity, at = -1
+                            for iy in max(oy * stride - pad, 0)..<min(oy * stride - pad + kernel, h) {
+                                for ix in max(ox * stride - pad, 0)..<min(ox * stride - pad + kernel, w) {
+                                    let i = plane * h * w + iy * w + ix
+                                    if x.data[i] > best { best = x.data[i]; at = i }
+                                }
+                            }
+                            let j = plane * o.h * o.w + oy * o.w + ox
+                            expectedY[j] = best
+                            expectedDx[at] += dy.data[j]
+                        }
+                    }
+                }
+                let label = "\(h)x\(w) k\(kernel) s\(stride) p\(pad)"
+                let wrongY = (0..<o.count).filter { y.data[$0] != expectedY[$0] }
+                let wrongDx = (0..<shape.count).filter { dx.data[$0] != expectedDx[$0] }
+                XCTAssertEqual(wrongY, [], "outputs differ at these indices: \(label)")
+                XCTAssertEqual(wrongDx, [], "argmax (first maximum) differs, input indices: \(label)")
+            }
+        }
+    }
+
     func testMaxPoolOutputSizes() {
         XCTAssertEqual(MaxPool2D.ceilOutputSize(109, kernel: 3, stride: 2, pad: 0), 54)  // SqueezeNet pool1 at 224
         XCTAssertEqual(MaxPool2D.ceilOutputSize(14, kernel: 3, stride: 2, pad: 0), 7)    // floor would give 6
