@@ -55,7 +55,7 @@ struct Bench: ParsableCommand {
                 }
             }
         }
-        print("medians of \(iterations) timed iterations after \(warmup) warm-up; sgemm peak: 1024^3 product in the same run;")
+        print("medians of \(iterations) timed iterations after \(warmup) warm-up; sgemm peak: best of 10 1024^3 products, before and after the timed steps;")
         print("RSS MB: peak resident memory of this process so far (configurations run in the order shown, so a")
         print("figure covers its own and every earlier configuration); allocs: heap allocations per timed step")
         if let path = json {
