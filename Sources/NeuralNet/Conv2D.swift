@@ -172,11 +172,7 @@ public final class Conv2D: Layer {
                     gatherGradient(dy, image: i, into: staging, leading: hw)
                     dyi = staging
                 }
-                for c in 0..<cout {
-                    var s: Float = 0
-                    for j in 0..<hw { s += dyi[c * hw + j] }
-                    db[c] += s
-                }
+                for c in 0..<cout { db[c] += sum(dyi + c * hw, count: hw) }
                 let col = columnsOf(input.image(i))
                 for g in 0..<groups {
                     sgemm(transA: false, transB: true, m: og, n: k, k: hw,
@@ -209,11 +205,7 @@ public final class Conv2D: Layer {
             // Bias gradient in image order, as the serial loop summed it.
             for c in 0..<cout {
                 let row = staging + c * ld
-                for t in 0..<m {
-                    var s: Float = 0
-                    for j in 0..<hw { s += row[t * hw + j] }
-                    db[c] += s
-                }
+                for t in 0..<m { db[c] += sum(row + t * hw, count: hw) }
             }
             for g in 0..<groups {
                 // dW_g += dy_g (og x ld) * col_g^T (ld x k)
