@@ -37,12 +37,7 @@ final class AllreduceCheckTests: XCTestCase {
     func testTreeSchedulesGiveTheSameSum() throws {
         var hashes: [String: Set<String>] = [:]
         for schedule in ["shared-memory", "network", "unsegmented"] {
-            let run = try MPIRunner.run(ranks: 6, program: "allreduce-check",
-                                        arguments: ["--count", "300001", "--json", "--mode", "random",
-                                                    "--algorithms", "tree", "--iterations", "1",
-                                                    "--tree-schedule", schedule])
-            XCTAssertEqual(run.status, 0, run.stderr)
-            let line = try XCTUnwrap(run.jsonLines.first)
+            let line = try oneRandomCall(of: "tree", ["--tree-schedule", schedule])
             let segment = ["network": TreeAllreduce.Schedule.network, "shared-memory": .sharedMemory,
                            "unsegmented": .unsegmented][schedule]!.segmentElements
             XCTAssertEqual(line["tree_segment_elements"] as? Int, segment)
@@ -68,12 +63,7 @@ final class AllreduceCheckTests: XCTestCase {
     func testRingSegmentsGiveTheSameSum() throws {
         var hashes: Set<String> = []
         for segment in ["0", "97", "777", "65536"] {
-            let run = try MPIRunner.run(ranks: 6, program: "allreduce-check",
-                                        arguments: ["--count", "300001", "--json", "--mode", "random",
-                                                    "--algorithms", "ring", "--iterations", "1",
-                                                    "--ring-segment-elements", segment])
-            XCTAssertEqual(run.status, 0, run.stderr)
-            let line = try XCTUnwrap(run.jsonLines.first)
+            let line = try oneRandomCall(of: "ring", ["--ring-segment-elements", segment])
             XCTAssertEqual(line["ring_segment_elements"] as? Int, segment == "0" ? nil : Int(segment), "\(line)")
             hashes.insert(try XCTUnwrap(line["result_hash"] as? String))
         }
@@ -115,6 +105,15 @@ final class AllreduceCheckTests: XCTestCase {
     }
 
     // MARK: - Helpers
+
+    /// One checked call of `algorithm` on 6 ranks, 300,001 random floats: its JSON line.
+    private func oneRandomCall(of algorithm: String, _ options: [String]) throws -> [String: Any] {
+        let run = try MPIRunner.run(ranks: 6, program: "allreduce-check",
+                                    arguments: ["--count", "300001", "--json", "--mode", "random",
+                                                "--algorithms", algorithm, "--iterations", "1"] + options)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        return try XCTUnwrap(run.jsonLines.first)
+    }
 
     private func checkAll(ranks: Int, count: Int, maxMessageBytes: Int = 64 << 20, treeSchedule: String = "auto",
                           ringSegment: String = "auto", file: StaticString = #filePath, line: UInt = #line) throws {
