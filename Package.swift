@@ -16,11 +16,12 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CReduction"),  // the collectives' vector addition
 
         // MARK: Libraries (arrows point one way: Training sees all, the rest see only their bridge)
         .target(name: "NeuralNet", dependencies: ["CBLAS"], swiftSettings: optimize),
         .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: optimize),
-        .target(name: "Collectives", dependencies: ["CMPI"], swiftSettings: optimize),
+        .target(name: "Collectives", dependencies: ["CMPI", "CReduction"], swiftSettings: optimize),
         .target(name: "Metrics", swiftSettings: optimize),
         .target(name: "Training",
                 dependencies: ["NeuralNet", "Datasets", "Collectives", "Metrics"],

@@ -1,6 +1,7 @@
 // One protocol, one file per algorithm (Horovod common/ops): the trainer holds a
 // `GradientAllreduce` chosen by `AllreduceAlgorithm` and never knows which it is.
 // Byte formulas and determinism guarantees are in docs/collectives.md.
+import CReduction
 
 /// Sums a Float buffer in place across all ranks of a communicator.
 ///
@@ -88,7 +89,7 @@ struct StagingBuffer {
 func accumulate(_ from: UnsafeMutableBufferPointer<Float>, into: UnsafeMutableBufferPointer<Float>) {
     precondition(from.count == into.count)
     guard let src = from.baseAddress, let dst = into.baseAddress else { return }
-    for i in 0..<from.count { dst[i] += src[i] }
+    creduction_add_float(dst, src, from.count)
 }
 
 extension UnsafeMutableBufferPointer {
