@@ -56,6 +56,8 @@ public struct IterationRecord: Codable, Equatable, Sendable {
     public var learningRate: Double
     /// Communication seconds not hidden behind backward (bucketed overlap only).
     public var exposedCommSeconds: Double?
+    /// L2 norm of the averaged gradient before any clipping (the same on every rank).
+    public var gradientNorm: Double?
 
     public init(rank: Int, iteration: Int, worldSize: Int, model: String,
                 parameters: Int, gradientBytes: Int, algorithm: String,
@@ -63,7 +65,7 @@ public struct IterationRecord: Codable, Equatable, Sendable {
                 commSeconds: Double, computeSeconds: Double, updateSeconds: Double,
                 dataSeconds: Double, iterationSeconds: Double,
                 batchSize: Int, globalBatchSize: Int, loss: Double? = nil,
-                learningRate: Double, exposedCommSeconds: Double? = nil) {
+                learningRate: Double, exposedCommSeconds: Double? = nil, gradientNorm: Double? = nil) {
         self.rank = rank
         self.iteration = iteration
         self.worldSize = worldSize
@@ -85,6 +87,7 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         self.loss = loss
         self.learningRate = learningRate
         self.exposedCommSeconds = exposedCommSeconds
+        self.gradientNorm = gradientNorm
     }
 
     enum CodingKeys: String, CodingKey {
@@ -104,5 +107,6 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         case globalBatchSize = "global_batch_size"
         case learningRate = "learning_rate"
         case exposedCommSeconds = "exposed_comm_seconds"
+        case gradientNorm = "gradient_norm"
     }
 }

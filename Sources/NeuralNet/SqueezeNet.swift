@@ -7,7 +7,7 @@ public enum SqueezeNet {
 
     public static func make(_ version: Version, classes: Int, inputChannels: Int = 3, inputSize: Int,
                             batch: Int, dropout: Float = 0.5, seed: UInt64 = 42, convInit: ConvInit = .xavier,
-                            classifierBias: Float = 0) -> Network {
+                            classifierBias: Float = 0, classifierStd: Float = 0.01) -> Network {
         var b = NetworkBuilder(input: Shape(n: batch, c: inputChannels, h: inputSize, w: inputSize), convInit: convInit)
         switch version {
         case .v1_0:
@@ -38,7 +38,7 @@ public enum SqueezeNet {
             b.fire("fire9", squeeze: 64, expand: 256)
         }
         b.dropout("drop9", dropout)
-        b.conv("conv10", classes, kernel: 1, weightInit: .gaussian(std: 0.01), biasInit: .constant(classifierBias))
+        b.conv("conv10", classes, kernel: 1, weightInit: classifierStd > 0 ? .gaussian(std: classifierStd) : .constant(0), biasInit: .constant(classifierBias))
         b.add { s, _ in GlobalAvgPool("pool10", input: s) }
         return b.build(name: "squeezenet-\(version.rawValue)", seed: seed)
     }

@@ -61,7 +61,13 @@ public struct TrainingOptions: Codable, Equatable {
     public var convInit: ConvInit = .kaiming
     /// Initial value of every classifier bias (SqueezeNet's conv10; Caffe: 0). A small positive
     /// value keeps class outputs above the ReLU after conv10 in the first steps.
-    public var classifierBias: Double = 0
+    public var classifierBias: Double = 0.5
+    /// Standard deviation of SqueezeNet's conv10 weights at initialisation (Caffe and
+    /// torchvision: 0.01; 0: zeros).
+    public var classifierStd: Double = 0.01
+    /// Caffe's `clip_gradients`: when the averaged gradient's L2 norm exceeds this, it is
+    /// scaled down to it before the update (0: never).
+    public var clipGradientNorm: Double = 5
     /// Random mirror and translation of training images (never of test images).
     public var augmentation: Augmentation = .none
     public var allreduce: String = "ring"
@@ -115,6 +121,12 @@ public struct TrainingOptions: Codable, Equatable {
         if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
         if keepCheckpoints < 0 { throw bad("--keep-checkpoints must be >= 0, got \(keepCheckpoints)") }
         if resume == "latest" && outputDirectory == nil { throw bad("--resume latest needs --output (the folder to look in)") }
+        if !(clipGradientNorm >= 0) || !clipGradientNorm.isFinite {
+            throw bad("--clip-gradient-norm must be >= 0 (0: off), got \(clipGradientNorm)")
+        }
+        if !(classifierStd >= 0) || !classifierStd.isFinite {
+            throw bad("--classifier-std must be >= 0, got \(classifierStd)")
+        }
         if !classifierBias.isFinite { throw bad("--classifier-bias must be a finite number, got \(classifierBias)") }
         if augmentation.maxShift < 0 || augmentation.maxShift >= inputSize {
             throw bad("--max-shift must be in 0..<\(inputSize) (the input size), got \(augmentation.maxShift)")

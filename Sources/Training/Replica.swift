@@ -21,7 +21,8 @@ final class Replica {
             let net = options.model.squeezeNetVersion.map {
                 SqueezeNet.make($0, classes: options.classes, inputSize: options.inputSize, batch: localBatch,
                                 dropout: Float(options.dropout), seed: options.seed, convInit: options.convInit,
-                                classifierBias: Float(options.classifierBias))
+                                classifierBias: Float(options.classifierBias),
+                                classifierStd: Float(options.classifierStd))
             } ?? AlexNet.make(classes: options.classes, inputSize: options.inputSize, batch: localBatch,
                               dropout: Float(options.dropout), seed: options.seed)
             network = net

@@ -12,7 +12,7 @@ extension Trainer {
         let gradients = replica.store.gradients
         let scale = 1 / Float(p)
         let start = monotonicSeconds()
-        var window = (lossSum: 0.0, correct: 0, seen: 0, dead: 0, comm: 0.0, time: 0.0)
+        var window = (lossSum: 0.0, correct: 0, seen: 0, dead: 0, comm: 0.0, time: 0.0, clipped: 0)
         var lastLoss = Double.nan
         var deadRun = 0
         pending.reserveCapacity(o.logEvery)
@@ -46,14 +46,16 @@ extension Trainer {
             let counters = comm.takeCounters()
             let t3 = monotonicSeconds()
             commSeconds = max(commSeconds, 0)
-            var finite = true
-            for i in 0..<gradients.count {
-                let g = gradients[i] * scale
-                gradients[i] = g
-                if !g.isFinite { finite = false }
-            }
-            if !finite {
+            let squaredNorm = averageGradients(gradients, scale: scale)
+            if !squaredNorm.isFinite {
                 throw TrainingError.diverged("iteration \(iteration): the averaged gradient holds NaN or Inf (loss \(step.lossSum / Double(max(indices.count, 1)))); lower --base-lr")
+            }
+            let gradientNorm = squaredNorm.squareRoot()
+            if o.model.computes && o.clipGradientNorm > 0 && gradientNorm > o.clipGradientNorm {
+                // Every rank holds the same averaged gradient, so every rank decides alike.
+                let shrink = Float(o.clipGradientNorm / gradientNorm)
+                for i in 0..<gradients.count { gradients[i] *= shrink }
+                window.clipped += 1
             }
             let lr = o.learningRate(at: iteration)
             optimizer.step(parameters: replica.store.values, gradients: gradients, learningRate: Float(lr))
@@ -67,6 +69,7 @@ extension Trainer {
             }
 
             pending.append(record(iteration: iteration, counters: counters, step: step, batch: indices.count, lr: lr,
+                                  gradientNorm: o.model.computes ? gradientNorm : nil,
                                   times: (data: t1 - t0, compute: t2 - t1, comm: commSeconds, exposed: t3 - t2,
                                           update: t4 - t3, total: t4 - t0)))
             window.lossSum += step.lossSum; window.correct += step.correct; window.seen += indices.count
@@ -86,7 +89,8 @@ extension Trainer {
                     if o.model.computes {
                         log(String(format: "iter %6d/%d  loss %.4f  train-acc %5.1f%%  lr %.5f  %7.1f img/s  comm %4.1f%%",
                                    iteration + 1, o.iterations, lastLoss, 100 * totals[1] / max(images, 1), lr,
-                                   images / max(seconds, 1e-9), 100 * window.comm / max(window.time, 1e-9)))
+                                   images / max(seconds, 1e-9), 100 * window.comm / max(window.time, 1e-9))
+                            + (o.clipGradientNorm > 0 ? "  clipped \(window.clipped)" : ""))
                     } else {
                         let sent = lastBytesSent
                         log(String(format: "iter %6d/%d  exchange %.1f ms/iteration (rank 0)  rank 0 sent %.1f MB in the last iteration",
@@ -100,7 +104,7 @@ extension Trainer {
                 if deadRun >= Trainer.deadOutputPatience {
                     throw TrainingError.diverged("iteration \(iteration + 1): every class output has been 0 for \(deadRun) iterations (ReLU after conv10 died; loss stuck at ln C); lower --base-lr")
                 }
-                window = (0, 0, 0, 0, 0, 0)
+                window = (0, 0, 0, 0, 0, 0, 0)
             }
             if o.checkpointEvery > 0 && (iteration + 1) % o.checkpointEvery == 0 && !last && o.model.computes {
                 try checkpoint(after: iteration + 1)
@@ -135,7 +139,7 @@ extension Trainer {
     }
 
     func record(iteration: Int, counters: TrafficCounters, step: Replica.StepResult, batch: Int, lr: Double,
-                times: (data: Double, compute: Double, comm: Double, exposed: Double, update: Double, total: Double)) -> IterationRecord {
+                gradientNorm: Double?, times: (data: Double, compute: Double, comm: Double, exposed: Double, update: Double, total: Double)) -> IterationRecord {
         var sent = counters.bytesSent, received = counters.bytesReceived, messages = counters.messagesSent
         if !algorithm.bytesAreCounted {
             // Native MPI_Allreduce: the library's bytes are invisible; report the modelled figure.
@@ -148,7 +152,8 @@ extension Trainer {
             bytesSent: sent, bytesReceived: received, messagesSent: messages, bytesCounted: algorithm.bytesAreCounted,
             commSeconds: times.comm, computeSeconds: times.compute, updateSeconds: times.update, dataSeconds: times.data,
             iterationSeconds: times.total, batchSize: batch, globalBatchSize: options.batchSize,
-            loss: batch > 0 ? step.lossSum / Double(batch) : nil, learningRate: lr, exposedCommSeconds: times.exposed)
+            loss: batch > 0 ? step.lossSum / Double(batch) : nil, learningRate: lr, exposedCommSeconds: times.exposed,
+            gradientNorm: gradientNorm)
     }
 
     /// Gathers every rank's pending records to rank 0, which appends them ordered by iteration, then rank.
@@ -207,4 +212,34 @@ extension Trainer {
                                        tensors: replica.store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration)
         try WeightFile(header: header, values: Array(replica.store.values)).write(to: path)
     }
+}
+
+/// Divides the summed gradients by the rank count in place and returns the squared L2
+/// norm of the average (NaN or Inf when an element is not finite). The summation order
+/// is fixed, so ranks holding the same gradient get the same bits and decide alike.
+func averageGradients(_ gradients: UnsafeMutableBufferPointer<Float>, scale: Float) -> Double {
+    guard let base = gradients.baseAddress else { return 0 }
+    let n = gradients.count
+    var total = 0.0, i = 0
+    // Eight lanes in single precision over blocks of 1,024 elements, each block's sum
+    // added in double precision: vectorized, and the rounding stays near 1e-6.
+    while i + 8 <= n {
+        let blockEnd = min(n - (n - i) % 8, i + 1024)
+        var lanes = SIMD8<Float>(repeating: 0)
+        while i < blockEnd {
+            let raw = UnsafeMutableRawPointer(base + i)
+            let v = raw.loadUnaligned(as: SIMD8<Float>.self) * scale
+            raw.storeBytes(of: v, as: SIMD8<Float>.self)
+            lanes += v * v
+            i += 8
+        }
+        total += Double(lanes.sum())
+    }
+    while i < n {
+        let v = base[i] * scale
+        base[i] = v
+        total += Double(v) * Double(v)
+        i += 1
+    }
+    return total
 }

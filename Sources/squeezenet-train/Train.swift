@@ -34,8 +34,12 @@ struct Train: ParsableCommand {
     @Option(help: "Dropout probability before conv10.") var dropout: Double = 0.5
     @Option(help: "Convolution weight filler: xavier (Caffe's prototxt) or kaiming (torchvision).")
     var weightInit: String = "kaiming"
-    @Option(help: "Initial conv10 bias (Caffe: 0); e.g. 0.1 keeps class outputs alive behind conv10's ReLU early on.")
-    var classifierBias: Double = 0
+    @Option(help: "Initial conv10 bias (Caffe: 0); positive keeps class outputs alive behind conv10's ReLU at the start.")
+    var classifierBias: Double = 0.5
+    @Option(help: "Standard deviation of SqueezeNet's initial conv10 weights (Caffe, torchvision: 0.01; 0: zeros).")
+    var classifierStd: Double = 0.01
+    @Option(help: "Scale the averaged gradient down to this L2 norm when it is larger (Caffe's clip_gradients; 0: off).")
+    var clipGradientNorm: Double = 5
     @Flag(help: "Mirror training images left-right at random (Caffe's mirror: true).") var mirror = false
     @Option(help: "Translate training images at random by up to N pixels in x and y (background fill).")
     var maxShift: Int = 0
@@ -69,6 +73,8 @@ struct Train: ParsableCommand {
         }
         o.convInit = fill
         o.classifierBias = classifierBias
+        o.clipGradientNorm = clipGradientNorm
+        o.classifierStd = classifierStd
         o.augmentation = Augmentation(mirror: mirror, maxShift: maxShift)
         o.model = m; o.classes = classes; o.inputSize = inputSize; o.dataset = d; o.dataDirectory = dataDir
         o.trainLimit = trainLimit; o.testLimit = testLimit; o.batchSize = batchSize

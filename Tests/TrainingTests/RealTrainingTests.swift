@@ -54,7 +54,8 @@ final class RealTrainingTests: XCTestCase {
                                 (["--base-lr=-1"], "--base-lr must be a positive number"),
                                 (["--iterations=-5"], "--iterations must be positive"),
                                 (["--input-size", "16"], "too small for SqueezeNet"),
-                                (["--max-shift", "32"], "--max-shift must be in 0..<32")] {
+                                (["--max-shift", "32"], "--max-shift must be in 0..<32"),
+                                (["--clip-gradient-norm=-1"], "--clip-gradient-norm must be >= 0")] {
             let r = try ProcessRunner.run(binary, args)
             XCTAssertNotEqual(r.status, 0, "\(args)")
             XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
