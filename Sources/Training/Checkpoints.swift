@@ -56,6 +56,11 @@ enum Checkpoints {
         }
     }
 
+    /// Options added after checkpoints were first written, with the value every run had
+    /// before: an older checkpoint (whose options lack them) resumes when this run asks
+    /// for that value.
+    static let optionsAddedLater: [String: Any] = ["classifierStd": 0.01, "clipGradientNorm": 0]
+
     /// Reads and validates a checkpoint for this run; `latest` picks the newest in the output folder.
     static func load(_ spec: String, options: TrainingOptions, parameterCount: Int, modelName: String) throws -> WeightFile {
         var path = spec
@@ -73,8 +78,9 @@ enum Checkpoints {
         }
         let mine = encodeOptions(options)
         if saved != mine {
-            let a = (try? JSONSerialization.jsonObject(with: Data(saved.utf8))) as? [String: Any] ?? [:]
+            var a = (try? JSONSerialization.jsonObject(with: Data(saved.utf8))) as? [String: Any] ?? [:]
             let b = (try? JSONSerialization.jsonObject(with: Data(mine.utf8))) as? [String: Any] ?? [:]
+            for (key, value) in optionsAddedLater where a[key] == nil { a[key] = value }
             // Compare canonical JSON per field: a nested object's description has no fixed key order.
             func canonical(_ value: Any?) -> String {
                 guard let value else { return "none" }
@@ -82,7 +88,7 @@ enum Checkpoints {
                 return data.map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
             }
             let differing = Set(a.keys).union(b.keys).filter { canonical(a[$0]) != canonical(b[$0]) }.sorted()
-            throw TrainingError.badInput("\(path): written with different options (\(differing.joined(separator: ", "))); resume with the same options")
+            if !differing.isEmpty { throw TrainingError.badInput("\(path): written with different options (\(differing.joined(separator: ", "))); resume with the same options") }
         }
         guard file.header.iteration < options.iterations else {
             throw TrainingError.badInput("\(path): already at iteration \(file.header.iteration) of \(options.iterations); nothing to resume")
