@@ -9,11 +9,12 @@ import XCTest
 final class GradientClippingTests: XCTestCase {
     let binary = TestPaths.executable("squeezenet-train").path
 
-    /// The weights after one step, and the gradient norm the metrics recorded for it.
+    /// The weights after one step.
     func oneStep(_ extra: [String], rate: String = "1", ranks: Int = 1) throws -> [Float] {
         try step(extra, rate: rate, ranks: ranks).weights
     }
 
+    /// The weights after one step, and the gradient norm the metrics recorded for it.
     func step(_ extra: [String], rate: String = "1", ranks: Int = 1) throws -> (weights: [Float], recordedNorm: Double?) {
         let dir = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
