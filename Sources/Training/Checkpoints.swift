@@ -59,7 +59,7 @@ enum Checkpoints {
     /// Options added after checkpoints were first written, with the value every run had
     /// before: an older checkpoint (whose options lack them) resumes when this run asks
     /// for that value.
-    static let optionsAddedLater: [String: Any] = ["classifierStd": 0.01, "clipGradientNorm": 0]
+    static let optionsAddedLater: [String: Any] = ["classifierStd": 0.01, "clipGradientNorm": 0, "classifierLRMult": 1]
 
     /// Reads and validates a checkpoint for this run; `latest` picks the newest in the output folder.
     static func load(_ spec: String, options: TrainingOptions, parameterCount: Int, modelName: String) throws -> WeightFile {

@@ -68,6 +68,9 @@ public struct TrainingOptions: Codable, Equatable {
     /// Caffe's `clip_gradients`: when the averaged gradient's L2 norm exceeds this, it is
     /// scaled down to it before the update (0: never).
     public var clipGradientNorm: Double = 5
+    /// Caffe's `lr_mult` for SqueezeNet's conv10 (weights and biases): its learning rate
+    /// is this fraction of the others'.
+    public var classifierLRMult: Double = 0.1
     /// Random mirror and translation of training images (never of test images).
     public var augmentation: Augmentation = .none
     public var allreduce: String = "ring"
@@ -123,6 +126,9 @@ public struct TrainingOptions: Codable, Equatable {
         if resume == "latest" && outputDirectory == nil { throw bad("--resume latest needs --output (the folder to look in)") }
         if !(clipGradientNorm >= 0) || !clipGradientNorm.isFinite {
             throw bad("--clip-gradient-norm must be >= 0 (0: off), got \(clipGradientNorm)")
+        }
+        if !(classifierLRMult >= 0) || !classifierLRMult.isFinite {
+            throw bad("--classifier-lr-mult must be >= 0, got \(classifierLRMult)")
         }
         if !(classifierStd >= 0) || !classifierStd.isFinite {
             throw bad("--classifier-std must be >= 0, got \(classifierStd)")

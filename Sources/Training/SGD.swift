@@ -21,16 +21,21 @@ public enum LearningRatePolicy: Equatable, Codable {
 
 /// Stochastic gradient descent with momentum and L2 weight decay exactly as Caffe
 /// applies it to every parameter (weights and biases alike):
-/// `v = momentum * v + lr * (g + weightDecay * w);  w -= v`.
+/// `v = momentum * v + lr * lr_mult * (g + weightDecay * w);  w -= v`, where `lr_mult`
+/// is 1 except in the ranges given `rateMultipliers` (Caffe's per-layer `lr_mult`).
 /// The momentum lives in one flat buffer aligned with the parameter buffer.
 public final class SGD {
     public let momentum: Float
     public let weightDecay: Float
     public let velocity: UnsafeMutableBufferPointer<Float>
+    /// Parameter ranges (disjoint) whose learning rate is multiplied by the factor.
+    public let rateMultipliers: [(range: Range<Int>, factor: Float)]
 
-    public init(parameterCount: Int, momentum: Float, weightDecay: Float) {
+    public init(parameterCount: Int, momentum: Float, weightDecay: Float,
+                rateMultipliers: [(range: Range<Int>, factor: Float)] = []) {
         self.momentum = momentum
         self.weightDecay = weightDecay
+        self.rateMultipliers = rateMultipliers.sorted { $0.range.lowerBound < $1.range.lowerBound }
         velocity = .allocate(capacity: max(parameterCount, 1))
         velocity.initialize(repeating: 0)
     }
@@ -40,9 +45,20 @@ public final class SGD {
     public func step(parameters w: UnsafeMutableBufferPointer<Float>, gradients g: UnsafeMutableBufferPointer<Float>,
                      learningRate: Float) {
         precondition(w.count == g.count && w.count <= velocity.count, "buffers do not match the optimizer")
+        var done = 0
+        for (range, factor) in rateMultipliers where range.lowerBound >= done && range.upperBound <= w.count {
+            update(w, g, done..<range.lowerBound, rate: learningRate)
+            update(w, g, range, rate: learningRate * factor)
+            done = range.upperBound
+        }
+        update(w, g, done..<w.count, rate: learningRate)
+    }
+
+    private func update(_ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeMutableBufferPointer<Float>,
+                        _ range: Range<Int>, rate lr: Float) {
         let v = velocity.baseAddress!, wp = w.baseAddress!, gp = g.baseAddress!
-        let m = momentum, wd = weightDecay, lr = learningRate
-        for i in 0..<w.count {
+        let m = momentum, wd = weightDecay
+        for i in range {
             let vi = m * v[i] + lr * (gp[i] + wd * wp[i])
             v[i] = vi
             wp[i] -= vi

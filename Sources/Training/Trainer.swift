@@ -76,8 +76,13 @@ public final class Trainer {
         algorithm = AllreduceAlgorithm(rawValue: options.allreduce)!
         allreduce = algorithm.make()
         replica = built!
+        // Caffe's lr_mult for SqueezeNet's classifier (conv10, weight and bias: contiguous).
+        let classifier = replica.store.refs.filter { $0.name.hasPrefix("conv10.") }
+        let multipliers: [(range: Range<Int>, factor: Float)] =
+            classifier.isEmpty || options.classifierLRMult == 1 ? [] :
+            [(classifier.map(\.offset).min()!..<classifier.map { $0.offset + $0.count }.max()!, Float(options.classifierLRMult))]
         optimizer = SGD(parameterCount: replica.store.count, momentum: Float(options.momentum),
-                        weightDecay: Float(options.weightDecay))
+                        weightDecay: Float(options.weightDecay), rateMultipliers: multipliers)
         if options.bucketMB > 0, let net = replica.network {
             guard communicator.allowsSerializedThreads else {
                 throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")

@@ -38,6 +38,8 @@ struct Train: ParsableCommand {
     var classifierBias: Double = 0.5
     @Option(help: "Standard deviation of SqueezeNet's initial conv10 weights (Caffe, torchvision: 0.01; 0: zeros).")
     var classifierStd: Double = 0.01
+    @Option(help: "Learning-rate multiplier of SqueezeNet's conv10 (Caffe's lr_mult); 1: the same rate as the rest.")
+    var classifierLRMult: Double = 0.1
     @Option(help: "Scale the averaged gradient down to this L2 norm when it is larger (Caffe's clip_gradients; 0: off).")
     var clipGradientNorm: Double = 5
     @Flag(help: "Mirror training images left-right at random (Caffe's mirror: true).") var mirror = false
@@ -75,6 +77,7 @@ struct Train: ParsableCommand {
         o.classifierBias = classifierBias
         o.clipGradientNorm = clipGradientNorm
         o.classifierStd = classifierStd
+        o.classifierLRMult = classifierLRMult
         o.augmentation = Augmentation(mirror: mirror, maxShift: maxShift)
         o.model = m; o.classes = classes; o.inputSize = inputSize; o.dataset = d; o.dataDirectory = dataDir
         o.trainLimit = trainLimit; o.testLimit = testLimit; o.batchSize = batchSize

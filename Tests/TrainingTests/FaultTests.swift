@@ -101,21 +101,23 @@ final class FaultTests: XCTestCase {
         }
     }
 
-    /// A checkpoint written before `--classifier-std` and `--clip-gradient-norm` existed
-    /// has no such keys in its options: it resumes, bit for bit, when the run asks for
-    /// the values every older run used (0.01, no clipping), and is refused otherwise.
+    /// A checkpoint written before `--classifier-std`, `--clip-gradient-norm` and
+    /// `--classifier-lr-mult` existed has no such keys in its options: it resumes, bit for
+    /// bit, when the run asks for the values every older run used (0.01, no clipping, 1),
+    /// and is refused otherwise.
     func testCheckpointsFromBeforeNewOptionsResumeWithTheirValues() throws {
         let whole = TestPaths.temporaryDirectory(), resumed = TestPaths.temporaryDirectory()
         defer { for d in [whole, resumed] { try? FileManager.default.removeItem(at: d) } }
-        let old = ["--iterations", "8", "--clip-gradient-norm", "0"]
+        let old = ["--iterations", "8", "--clip-gradient-norm", "0", "--classifier-lr-mult", "1"]
         XCTAssertEqual(try ProcessRunner.run(binary, run(whole, old)).status, 0)
         XCTAssertEqual(try ProcessRunner.run(binary, run(resumed, old)).status, 0)
-        // Make checkpoint 4 look like an older build's: drop the two keys from its options.
+        // Make checkpoint 4 look like an older build's: drop the three keys from its options.
         let path = resumed.appendingPathComponent("checkpoint-00000004.ckpt").path
         var file = try WeightFile.read(from: path)
         var options = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try XCTUnwrap(file.header.options).utf8)) as? [String: Any])
         XCTAssertNotNil(options.removeValue(forKey: "classifierStd"))
         XCTAssertNotNil(options.removeValue(forKey: "clipGradientNorm"))
+        XCTAssertNotNil(options.removeValue(forKey: "classifierLRMult"))
         file.header.options = String(decoding: try JSONSerialization.data(withJSONObject: options, options: [.sortedKeys]), as: UTF8.self)
         try file.write(to: path)
         try FileManager.default.removeItem(at: resumed.appendingPathComponent("checkpoint-00000008.ckpt"))
@@ -123,7 +125,7 @@ final class FaultTests: XCTestCase {
 
         let refused = try ProcessRunner.run(binary, run(resumed, ["--iterations", "8", "--resume", path]))
         XCTAssertNotEqual(refused.status, 0)
-        XCTAssertTrue(refused.stderr.contains("written with different options (clipGradientNorm)"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("written with different options (classifierLRMult, clipGradientNorm)"), refused.stderr)
         let r = try ProcessRunner.run(binary, run(resumed, old + ["--resume", path]))
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try WeightFile.read(from: resumed.appendingPathComponent("weights.bin").path).values,

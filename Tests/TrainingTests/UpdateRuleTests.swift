@@ -4,9 +4,10 @@ import TestSupport
 import Training
 import XCTest
 
-/// `--clip-gradient-norm`: one plain SGD step (rate 1, no momentum, no decay) moves the
-/// weights by exactly the averaged gradient, so the step's length is the gradient's norm.
-final class GradientClippingTests: XCTestCase {
+/// `--clip-gradient-norm` and `--classifier-lr-mult`: one plain SGD step (rate 1, no
+/// momentum, no decay) moves the weights by exactly the averaged gradient (times the
+/// rate multiplier), so the step's length is the gradient's norm.
+final class UpdateRuleTests: XCTestCase {
     let binary = TestPaths.executable("squeezenet-train").path
 
     /// The weights after one step.
@@ -35,17 +36,17 @@ final class GradientClippingTests: XCTestCase {
 
     func testAGradientLongerThanTheLimitIsScaledDownToIt() throws {
         let initial = try oneStep([], rate: "1e-30")
-        let (free, recorded) = try step(["--clip-gradient-norm", "0"])
+        let (free, recorded) = try step(["--clip-gradient-norm", "0", "--classifier-lr-mult", "1"])
         let gradientNorm = norm(free, minus: initial)
         XCTAssertGreaterThan(gradientNorm, 1e-3, "the step must move the weights")
         XCTAssertEqual(try XCTUnwrap(recorded) / gradientNorm, 1, accuracy: 1e-3, "metrics.jsonl gradient_norm")
 
         // Limit above the norm: nothing changes, bit for bit.
-        XCTAssertEqual(try oneStep(["--clip-gradient-norm", String(2 * gradientNorm)]), free)
+        XCTAssertEqual(try oneStep(["--clip-gradient-norm", String(2 * gradientNorm), "--classifier-lr-mult", "1"]), free)
 
         // Limit at a quarter: the step is that long and points the same way.
         let limit = gradientNorm / 4
-        let (clipped, recordedBeforeClipping) = try step(["--clip-gradient-norm", String(limit)])
+        let (clipped, recordedBeforeClipping) = try step(["--clip-gradient-norm", String(limit), "--classifier-lr-mult", "1"])
         XCTAssertEqual(try XCTUnwrap(recordedBeforeClipping) / gradientNorm, 1, accuracy: 1e-3,
                        "gradient_norm is recorded before clipping")
         XCTAssertEqual(norm(clipped, minus: initial) / limit, 1, accuracy: 1e-3)
@@ -57,7 +58,27 @@ final class GradientClippingTests: XCTestCase {
         XCTAssertLessThan(worst / (gradientNorm / 4), 1e-4, "clipping must only shorten the step")
 
         // Ranks clip the same averaged gradient alike: 3 ranks match one process.
-        let distributed = try oneStep(["--clip-gradient-norm", String(limit)], ranks: 3)
+        let distributed = try oneStep(["--clip-gradient-norm", String(limit), "--classifier-lr-mult", "1"], ranks: 3)
         XCTAssertLessThan(relativeMaxDifference(distributed, clipped), 1e-4)
+    }
+
+    /// conv10 (the last 5,130 values of v1.1 with 10 classes) steps at the multiplier times
+    /// the rate; every other parameter takes exactly the step it takes without it.
+    func testClassifierStepsAtItsRateMultiplier() throws {
+        let initial = try oneStep([], rate: "1e-30")
+        let plain = ["--clip-gradient-norm", "0"]
+        let full = try oneStep(plain + ["--classifier-lr-mult", "1"])
+        let quarter = try oneStep(plain + ["--classifier-lr-mult", "0.25"])
+        let classifier = (initial.count - 5130)..<initial.count
+        XCTAssertEqual(Array(quarter[..<classifier.lowerBound]), Array(full[..<classifier.lowerBound]))
+        var worst = 0.0, largest = 0.0
+        for i in classifier {
+            let step = Double(full[i] - initial[i])
+            largest = max(largest, abs(step))
+            worst = max(worst, abs(Double(quarter[i] - initial[i]) - step / 4))
+        }
+        XCTAssertGreaterThan(largest, 1e-4, "conv10 must move")
+        XCTAssertLessThan(worst / largest, 1e-4)
+        XCTAssertNotEqual(Array(full[..<classifier.lowerBound]), Array(initial[..<classifier.lowerBound]))
     }
 }
