@@ -35,7 +35,11 @@ public final class SGD {
                 rateMultipliers: [(range: Range<Int>, factor: Float)] = []) {
         self.momentum = momentum
         self.weightDecay = weightDecay
-        self.rateMultipliers = rateMultipliers.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        let sorted = rateMultipliers.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        precondition(zip(sorted, sorted.dropFirst()).allSatisfy { $0.range.upperBound <= $1.range.lowerBound }
+                     && sorted.allSatisfy { $0.range.lowerBound >= 0 && $0.range.upperBound <= parameterCount },
+                     "rate multiplier ranges must be disjoint and inside the parameters")
+        self.rateMultipliers = sorted
         velocity = .allocate(capacity: max(parameterCount, 1))
         velocity.initialize(repeating: 0)
     }
@@ -46,7 +50,7 @@ public final class SGD {
                      learningRate: Float) {
         precondition(w.count == g.count && w.count <= velocity.count, "buffers do not match the optimizer")
         var done = 0
-        for (range, factor) in rateMultipliers where range.lowerBound >= done && range.upperBound <= w.count {
+        for (range, factor) in rateMultipliers {
             update(w, g, done..<range.lowerBound, rate: learningRate)
             update(w, g, range, rate: learningRate * factor)
             done = range.upperBound

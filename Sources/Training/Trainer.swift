@@ -78,8 +78,7 @@ public final class Trainer {
         replica = built!
         // Caffe's lr_mult for SqueezeNet's classifier (conv10, weight and bias: contiguous).
         let classifier = replica.store.refs.filter { $0.name.hasPrefix("conv10.") }
-        let multipliers: [(range: Range<Int>, factor: Float)] =
-            classifier.isEmpty || options.classifierLRMult == 1 ? [] :
+        let multipliers: [(range: Range<Int>, factor: Float)] = classifier.isEmpty ? [] :
             [(classifier.map(\.offset).min()!..<classifier.map { $0.offset + $0.count }.max()!, Float(options.classifierLRMult))]
         optimizer = SGD(parameterCount: replica.store.count, momentum: Float(options.momentum),
                         weightDecay: Float(options.weightDecay), rateMultipliers: multipliers)
