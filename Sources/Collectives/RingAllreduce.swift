@@ -48,9 +48,12 @@ public struct RingPartition: Equatable, Sendable {
 ///
 /// Neighbours are not held in lockstep: sends are nonblocking and only waited for
 /// at the end of each phase (no chunk sent in the reduce-scatter is written again in
-/// it), and every allgather receive is posted up front into its final place. With
-/// blocking MPI_Sendrecv a rank could not start step s + 1 until its right neighbour
-/// had reached step s; on shared cores that coupling cost 2x (measured).
+/// it). With blocking MPI_Sendrecv a rank could not start step s + 1 until its right
+/// neighbour had reached step s; under load on shared cores that coupling cost 2-3x
+/// (measured). On one host each receive is posted just before it is waited for:
+/// receives posted ahead made the idle ring slower there (np 8, SqueezeNet size,
+/// 1.02 -> 0.90 of native, `docs/performance.md`), while across hosts the pipeline keeps
+/// four posted and every allgather receive is posted up front into its final place.
 ///
 /// Determinism: chunk k is summed in the order k, k+1, ..., k-1 (mod p), so
 /// different chunks use different orders and the result can differ from the
@@ -71,7 +74,7 @@ public final class RingAllreduce: GradientAllreduce {
     /// Staging slots of the reduce-scatter (receives posted ahead of the one being added):
     /// four segments in a pipeline, two whole chunks otherwise (np 8 on one host, four
     /// alternating rounds: ring / native 1.04 with two, 1.12 with four).
-    static func window(segmented: Bool) -> Int { segmented ? 4 : 2 }
+    static func window(segmented: Bool) -> Int { segmented ? 4 : 1 }
     /// Segments across hosts: 256 KB, so a segment's forwarding overlaps the next one's
     /// transfer (simulated 1 Gbit/s, 4 hosts, SqueezeNet gradients: 67.5 -> 62.1 ms
     /// against a wire minimum of 60).
@@ -107,7 +110,8 @@ public final class RingAllreduce: GradientAllreduce {
             let end = chunks.offset(k) + min((j + 1) * seg, chunks.length(k))
             return UnsafeMutableBufferPointer(rebasing: buffer[start..<end])
         }
-        let window = Self.window(segmented: seg < chunks.length(0))
+        let pipelined = seg < chunks.length(0)
+        let window = Self.window(segmented: pipelined)
         let slots = scratch.region(window * max(seg, 1))
         func slot(_ u: Int, _ count: Int) -> UnsafeMutableBufferPointer<Float> {
             let base = (u % window) * seg
@@ -116,12 +120,36 @@ public final class RingAllreduce: GradientAllreduce {
         if slotReceives.count < window { slotReceives = Array(repeating: 0..<0, count: window) }
         let t = transfers
         t.reset()
+        let steps = p - 1
+
+        /// Across hosts: every receive posted into its final place up front, in step order,
+        /// and each segment forwarded as it lands.
+        func pipelinedAllgather() throws {
+            for s in 0..<steps {
+                for j in 0..<segmentCount(ofChunk: r - s) {
+                    try comm.postReceive(into: segment(r - s, j), from: left, tag: Self.allgatherTag, in: t)
+                }
+            }
+            for j in 0..<segmentCount(ofChunk: r + 1) {
+                try comm.postSend(segment(r + 1, j).readOnly, to: right, tag: Self.allgatherTag, in: t)
+            }
+            var next = 0
+            for s in 1..<max(1, steps) {
+                // Chunk r + 1 - s is the one received at step s - 1: forward each segment as it lands.
+                for j in 0..<segmentCount(ofChunk: r + 1 - s) {
+                    let piece = segment(r + 1 - s, j)
+                    let messages = comm.messageCount(forElements: piece.count)
+                    try comm.wait(next..<(next + messages), in: t)
+                    next += messages
+                    try comm.postSend(piece.readOnly, to: right, tag: Self.allgatherTag, in: t)
+                }
+            }
+        }
 
         // Reduce-scatter. Units are (step s, segment j of chunk r - s - 1) in order; both
         // neighbours enumerate a chunk's segments alike, and MPI keeps one source's
         // messages with one tag in order, so receives match sends unit by unit.
         struct Cursor { var step = 0, segment = 0, index = 0 }
-        let steps = p - 1
         func advance(_ c: inout Cursor) {
             c.index += 1
             c.segment += 1
@@ -151,24 +179,21 @@ public final class RingAllreduce: GradientAllreduce {
         }
         try comm.waitAll(t)  // the allgather writes into chunks sent above
 
-        // Allgather: every receive posted into its final place, in step order.
-        for s in 0..<steps {
-            for j in 0..<segmentCount(ofChunk: r - s) {
-                try comm.postReceive(into: segment(r - s, j), from: left, tag: Self.allgatherTag, in: t)
-            }
-        }
-        for j in 0..<segmentCount(ofChunk: r + 1) {
-            try comm.postSend(segment(r + 1, j).readOnly, to: right, tag: Self.allgatherTag, in: t)
-        }
-        var next = 0
-        for s in 1..<max(1, steps) {
-            // Chunk r + 1 - s is the one received at step s - 1: forward each segment as it lands.
-            for j in 0..<segmentCount(ofChunk: r + 1 - s) {
-                let piece = segment(r + 1 - s, j)
-                let messages = comm.messageCount(forElements: piece.count)
-                try comm.wait(next..<(next + messages), in: t)
-                next += messages
-                try comm.postSend(piece.readOnly, to: right, tag: Self.allgatherTag, in: t)
+        if pipelined {
+            try pipelinedAllgather()
+        } else {
+            // One chunk per step, each receive posted just before it is waited for (as in the
+            // reduce-scatter): with ranks sharing cores, receives posted ahead were slower
+            // (np 8, 1,248,424 floats, C model of both: 0.92-0.94 of native against 0.97-0.99).
+            for s in 0..<steps {
+                let received = try comm.postReceive(into: segment(r - s, 0), from: left, tag: Self.allgatherTag, in: t)
+                if s == 0 {
+                    try comm.postSend(segment(r + 1, 0).readOnly, to: right, tag: Self.allgatherTag, in: t)
+                }
+                try comm.wait(received, in: t)
+                if s + 1 < steps {
+                    try comm.postSend(segment(r - s, 0).readOnly, to: right, tag: Self.allgatherTag, in: t)
+                }
             }
         }
         try comm.waitAll(t)
