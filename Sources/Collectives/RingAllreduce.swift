@@ -72,8 +72,9 @@ public final class RingAllreduce: GradientAllreduce {
     static let reduceScatterTag = 201
     static let allgatherTag = 202
     /// Staging slots of the reduce-scatter (receives posted ahead of the one being added):
-    /// four segments in a pipeline, two whole chunks otherwise (np 8 on one host, four
-    /// alternating rounds: ring / native 1.04 with two, 1.12 with four).
+    /// four segments in a pipeline; one whole chunk otherwise (np 8 on one host: ring /
+    /// native 1.12 with four, 1.04 with two, 0.95 with one and the allgather likewise
+    /// one receive at a time).
     static func window(segmented: Bool) -> Int { segmented ? 4 : 1 }
     /// Segments across hosts: 256 KB, so a segment's forwarding overlaps the next one's
     /// transfer (simulated 1 Gbit/s, 4 hosts, SqueezeNet gradients: 67.5 -> 62.1 ms
@@ -184,7 +185,8 @@ public final class RingAllreduce: GradientAllreduce {
         } else {
             // One chunk per step, each receive posted just before it is waited for (as in the
             // reduce-scatter): with ranks sharing cores, receives posted ahead were slower
-            // (np 8, 1,248,424 floats, C model of both: 0.92-0.94 of native against 0.97-0.99).
+            // (np 8, 1,248,424 floats, C model: 0.92-0.94 of native against 0.93-1.04 with
+            // the reduce-scatter already one receive at a time).
             for s in 0..<steps {
                 let received = try comm.postReceive(into: segment(r - s, 0), from: left, tag: Self.allgatherTag, in: t)
                 if s == 0 {
