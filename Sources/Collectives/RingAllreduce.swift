@@ -51,8 +51,8 @@ public struct RingPartition: Equatable, Sendable {
 /// it). With blocking MPI_Sendrecv a rank could not start step s + 1 until its right
 /// neighbour had reached step s; under load on shared cores that coupling cost 2-3x
 /// (measured). On one host each receive is posted just before it is waited for:
-/// receives posted ahead made the idle ring slower there (np 8, SqueezeNet size,
-/// 1.02 -> 0.90 of native, `docs/performance.md`), while across hosts the pipeline keeps
+/// receives posted ahead made the idle ring slower there (np 8, SqueezeNet size, ring /
+/// native 1.02 -> 0.90 and 1.00 -> 0.95 in two runs, `docs/performance.md`), while across hosts the pipeline keeps
 /// four posted and every allgather receive is posted up front into its final place.
 ///
 /// Determinism: chunk k is summed in the order k, k+1, ..., k-1 (mod p), so
@@ -123,30 +123,6 @@ public final class RingAllreduce: GradientAllreduce {
         t.reset()
         let steps = p - 1
 
-        /// Across hosts: every receive posted into its final place up front, in step order,
-        /// and each segment forwarded as it lands.
-        func pipelinedAllgather() throws {
-            for s in 0..<steps {
-                for j in 0..<segmentCount(ofChunk: r - s) {
-                    try comm.postReceive(into: segment(r - s, j), from: left, tag: Self.allgatherTag, in: t)
-                }
-            }
-            for j in 0..<segmentCount(ofChunk: r + 1) {
-                try comm.postSend(segment(r + 1, j).readOnly, to: right, tag: Self.allgatherTag, in: t)
-            }
-            var next = 0
-            for s in 1..<max(1, steps) {
-                // Chunk r + 1 - s is the one received at step s - 1: forward each segment as it lands.
-                for j in 0..<segmentCount(ofChunk: r + 1 - s) {
-                    let piece = segment(r + 1 - s, j)
-                    let messages = comm.messageCount(forElements: piece.count)
-                    try comm.wait(next..<(next + messages), in: t)
-                    next += messages
-                    try comm.postSend(piece.readOnly, to: right, tag: Self.allgatherTag, in: t)
-                }
-            }
-        }
-
         // Reduce-scatter. Units are (step s, segment j of chunk r - s - 1) in order; both
         // neighbours enumerate a chunk's segments alike, and MPI keeps one source's
         // messages with one tag in order, so receives match sends unit by unit.
@@ -181,7 +157,27 @@ public final class RingAllreduce: GradientAllreduce {
         try comm.waitAll(t)  // the allgather writes into chunks sent above
 
         if pipelined {
-            try pipelinedAllgather()
+            // Across hosts: every receive posted into its final place up front, in step
+            // order, and each segment forwarded as it lands.
+            for s in 0..<steps {
+                for j in 0..<segmentCount(ofChunk: r - s) {
+                    try comm.postReceive(into: segment(r - s, j), from: left, tag: Self.allgatherTag, in: t)
+                }
+            }
+            for j in 0..<segmentCount(ofChunk: r + 1) {
+                try comm.postSend(segment(r + 1, j).readOnly, to: right, tag: Self.allgatherTag, in: t)
+            }
+            var next = 0
+            for s in 1..<max(1, steps) {
+                // Chunk r + 1 - s is the one received at step s - 1: forward each segment as it lands.
+                for j in 0..<segmentCount(ofChunk: r + 1 - s) {
+                    let piece = segment(r + 1 - s, j)
+                    let messages = comm.messageCount(forElements: piece.count)
+                    try comm.wait(next..<(next + messages), in: t)
+                    next += messages
+                    try comm.postSend(piece.readOnly, to: right, tag: Self.allgatherTag, in: t)
+                }
+            }
         } else {
             // One chunk per step, each receive posted just before it is waited for (as in the
             // reduce-scatter): with ranks sharing cores, receives posted ahead were slower
