@@ -50,9 +50,10 @@ public struct RingPartition: Equatable, Sendable {
 /// at the end of each phase (no chunk sent in the reduce-scatter is written again in
 /// it). With blocking MPI_Sendrecv a rank could not start step s + 1 until its right
 /// neighbour had reached step s; under load on shared cores that coupling cost
-/// 1.6-2.7x (np 8, C model, `docs/experiments/ring-schedules.c`). On one host each receive is posted just before it is waited for:
-/// receives posted ahead made the idle ring slower there (np 8, SqueezeNet size, ring /
-/// native 1.02 -> 0.90 and 1.00 -> 0.95 in two runs, `docs/performance.md`), while across hosts the pipeline keeps
+/// 1.6-2.7x (np 8, C model, `docs/experiments/ring-schedules.c`). On one host each
+/// receive is posted just before it is waited for: receives posted ahead made the idle
+/// ring slower there (np 8, SqueezeNet size, ring / native 1.02 -> 0.90 and
+/// 1.00 -> 0.95 in two runs, `docs/performance.md`). Across hosts the pipeline keeps
 /// four posted and every allgather receive is posted up front into its final place.
 ///
 /// Determinism: chunk k is summed in the order k, k+1, ..., k-1 (mod p), so
