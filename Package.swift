@@ -19,29 +19,40 @@ let package = Package(
         .target(name: "CReduction"),  // the collectives' vector addition
 
         // MARK: Libraries (arrows point one way: Training sees all, the rest see only their bridge)
-        .target(name: "NeuralNet", dependencies: ["CBLAS"], swiftSettings: optimize),
-        .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: optimize),
-        .target(name: "Collectives", dependencies: ["CMPI", "CReduction"], swiftSettings: optimize),
+        // Dependency-free: the one random generator, hash and median.
+        .target(name: "Basics", swiftSettings: optimize),
+        // Dependency-free: the algorithm list, ring partition, binomial tree and byte formulas.
+        .target(name: "Topology", swiftSettings: optimize),
+        .target(name: "NeuralNet", dependencies: ["CBLAS", "Basics"], swiftSettings: optimize),
+        .target(name: "Datasets", dependencies: ["CZlib", "Basics"], swiftSettings: optimize),
+        .target(name: "Collectives", dependencies: ["CMPI", "CReduction", "Topology"], swiftSettings: optimize),
+        // What the training loop records: iteration records, their IO, the trace.
         .target(name: "Metrics", swiftSettings: optimize),
+        // What only `report` and `calibrate` need: cost model, scaling, plots, calibration fit.
+        .target(name: "Analysis", dependencies: ["Metrics", "Topology", "Basics"], swiftSettings: optimize),
         .target(name: "Training",
-                dependencies: ["NeuralNet", "Datasets", "Collectives", "Metrics"],
+                dependencies: ["Basics", "Topology", "NeuralNet", "Datasets", "Collectives", "Metrics"],
                 swiftSettings: optimize),
 
         // MARK: Executables
         .target(name: "CAllocator"),  // the process allocator: counting for the benchmark, tuning (executable only)
         .executableTarget(name: "squeezenet-train",
-                          dependencies: ["Training", "CAllocator",
+                          dependencies: ["Training", "Analysis", "Topology", "CAllocator",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),
         // Runs every allreduce algorithm on known data under mpirun; used by the tests and as a benchmark.
-        .executableTarget(name: "allreduce-check", dependencies: ["Collectives"], swiftSettings: optimize),
+        .executableTarget(name: "allreduce-check", dependencies: ["Basics", "Topology", "Collectives"],
+                         swiftSettings: optimize),
 
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "TestSupport"]),
+        .testTarget(name: "BasicsTests", dependencies: ["Basics", "TestSupport"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Basics", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
-        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CReduction", "TestSupport"]),
+        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "Topology", "CReduction", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Metrics", "Topology", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Basics", "NeuralNet", "TestSupport"]),
     ]
 )

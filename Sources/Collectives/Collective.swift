@@ -105,7 +105,7 @@ extension Communicator {
         guard size > 1, let base = buffer.baseAddress else { return }
         let start = MPI_Wtime()
         defer { recordSeconds(since: start) }
-        try forEachMessage(count: buffer.count) { offset, length in
+        try forEachMessage(count: buffer.count, of: Float.self) { offset, length in
             try mpiCheck(MPI_Allreduce(cmpi_in_place(), base + offset, Int32(length), cmpi_float(),
                                        cmpi_sum(), world), "MPI_Allreduce(in place, sum)")
         }

@@ -11,8 +11,9 @@ import Darwin
 
 /// A handle on MPI_COMM_WORLD.
 ///
-/// Not thread-safe: MPI is initialised with MPI_THREAD_FUNNELED, so only the
-/// thread that called `initialize()` may use the communicator. Every rank must
+/// Not thread-safe: MPI is initialised with MPI_THREAD_SERIALIZED, so one thread at
+/// a time may use the communicator (the trainer hands it to its exchange thread
+/// between backward's start and the exchange's end). Every rank must
 /// make the same sequence of collective calls with the same `maxMessageBytes`.
 public final class Communicator {
     /// This process's rank in MPI_COMM_WORLD, in 0..<size.
@@ -21,7 +22,7 @@ public final class Communicator {
     public let size: Int
     /// MPI_Get_processor_name: the host this rank runs on.
     public let processorName: String
-    /// Thread support level MPI granted (MPI_THREAD_FUNNELED or better).
+    /// Thread support level MPI granted (`allowsSerializedThreads` tells whether it is enough).
     public let threadLevel: Int32
     /// Hosts the ranks run on, as MPI sees them (MPI_COMM_TYPE_SHARED groups):
     /// 1 when every transfer goes through shared memory.
@@ -30,7 +31,8 @@ public final class Communicator {
     /// Largest payload of a single MPI message. Longer buffers are split into
     /// consecutive messages of this size (the last one shorter), both because MPI
     /// counts are Int32 and so that no single transfer pins hundreds of MB.
-    /// Must be a positive multiple of 4 and equal on every rank. Default 64 MiB.
+    /// Must be a positive multiple of 4 (every element size divides it) and equal on
+    /// every rank. Default 64 MiB.
     public var maxMessageBytes: Int = 64 << 20 {
         didSet { precondition(maxMessageBytes >= 4 && maxMessageBytes % 4 == 0,
                               "maxMessageBytes must be a positive multiple of 4") }
@@ -40,9 +42,6 @@ public final class Communicator {
     public private(set) var counters = TrafficCounters()
 
     let world: MPI_Comm
-    /// Reused request/status storage for multi-message exchanges (no per-call allocation).
-    var requests: [MPI_Request?] = []
-    var statuses: [MPI_Status] = []
     private var finalized = false
 
     private init(world: MPI_Comm, threadLevel: Int32) throws {
@@ -133,19 +132,21 @@ public final class Communicator {
         counters.seconds += MPI_Wtime() - start
     }
 
-    /// Floats per message.
-    var maxMessageElements: Int { maxMessageBytes / MemoryLayout<Float>.stride }
+    /// Elements of type `T` per message.
+    @inline(__always)
+    func maxMessageElements<T>(of _: T.Type) -> Int { maxMessageBytes / MemoryLayout<T>.stride }
 
-    /// Number of messages a buffer of `count` floats travels as: at least one (an
+    /// Number of messages a buffer of `count` elements travels as: at least one (an
     /// empty buffer is still one, empty, message), so both sides agree on the pattern.
-    public func messageCount(forElements count: Int) -> Int {
-        count == 0 ? 1 : (count + maxMessageElements - 1) / maxMessageElements
+    public func messageCount<T>(forElements count: Int, of type: T.Type = Float.self) -> Int {
+        let step = maxMessageElements(of: type)
+        return count == 0 ? 1 : (count + step - 1) / step
     }
 
-    /// Calls `body(offset, length)` for each message a buffer of `count` floats travels as.
+    /// Calls `body(offset, length)` for each message a buffer of `count` elements travels as.
     @inline(__always)
-    func forEachMessage(count: Int, _ body: (Int, Int) throws -> Void) rethrows {
-        let step = maxMessageElements
+    func forEachMessage<T>(count: Int, of type: T.Type, _ body: (Int, Int) throws -> Void) rethrows {
+        let step = maxMessageElements(of: type)
         var offset = 0
         repeat {
             let length = min(step, count - offset)

@@ -2,6 +2,7 @@
 // `GradientAllreduce` chosen by `AllreduceAlgorithm` and never knows which it is.
 // Byte formulas and determinism guarantees are in docs/collectives.md.
 import CReduction
+import Topology
 
 /// Sums a Float buffer in place across all ranks of a communicator.
 ///
@@ -15,53 +16,17 @@ public protocol GradientAllreduce: AnyObject {
     func allreduce(_ buffer: UnsafeMutableBufferPointer<Float>, on comm: Communicator) throws
 }
 
-/// The gradient allreduce algorithms, by their command-line names.
-public enum AllreduceAlgorithm: String, CaseIterable, Sendable {
-    /// FireCaffe reduction tree: binomial reduce to rank 0, binomial broadcast back.
-    case tree
-    /// Reduce-scatter then allgather around a ring (Patarasuk & Yuan; Baidu).
-    case ring
-    /// Native MPI_Allreduce, in place.
-    case mpi
-    /// Parameter server: everything to rank 0 and back.
-    case ps
-
+extension AllreduceAlgorithm {
     /// A new instance; it keeps its staging buffers between calls, so make one and reuse it.
-    public func make() -> GradientAllreduce {
+    /// `overlappingBackward`: the caller already pipelines the exchange in gradient buckets
+    /// while backward runs, so inside a bucket the tree moves it whole, with the fewest
+    /// hand-offs between the ranks' threads, which compete with backward for the cores.
+    public func make(overlappingBackward: Bool = false) -> GradientAllreduce {
         switch self {
-        case .tree: return TreeAllreduce()
+        case .tree: return TreeAllreduce(schedule: overlappingBackward ? .unsegmented : nil)
         case .ring: return RingAllreduce()
         case .mpi: return NativeAllreduce()
         case .ps: return ParameterServerAllreduce()
-        }
-    }
-
-    /// Whether `TrafficCounters` see this algorithm's bytes. False for `mpi`:
-    /// MPI_Allreduce moves data inside the library, invisible to the counters.
-    public var bytesAreCounted: Bool { self != .mpi }
-
-    /// Whether the result is bit-identical on every rank by construction (one
-    /// rank's reduced values are copied to the others). `mpi` depends on the
-    /// library's algorithm: Open MPI's are in practice, but MPI does not promise it.
-    public var resultIsIdenticalByConstruction: Bool { self != .mpi }
-
-    /// Exact bytes rank `rank` of `ranks` sends and receives for one call on
-    /// `count` floats, as the counters must report them; nil for `mpi`.
-    public func expectedBytes(rank: Int, ranks: Int, count: Int) -> (sent: Int, received: Int)? {
-        guard ranks > 1, count > 0 else { return self == .mpi ? nil : (0, 0) }
-        let n = count * MemoryLayout<Float>.stride
-        switch self {
-        case .tree:
-            let links = BinomialTree(rank: rank, size: ranks).links * n
-            return (links, links)
-        case .ring:
-            let chunks = RingPartition(count: count, parts: ranks)
-            let (sent, received) = chunks.elementsMoved(by: rank)
-            return (sent * MemoryLayout<Float>.stride, received * MemoryLayout<Float>.stride)
-        case .ps:
-            return rank == 0 ? ((ranks - 1) * n, (ranks - 1) * n) : (n, n)
-        case .mpi:
-            return nil
         }
     }
 }

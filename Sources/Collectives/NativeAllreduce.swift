@@ -2,6 +2,8 @@
 // tested and benchmarked against. Open MPI 4.1 (coll/tuned) picks recursive
 // doubling, a segmented ring or Rabenseifner's algorithm by message size and
 // rank count; which one ran is not observable here, so its bytes are not counted.
+import Topology
+
 
 /// MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM) over MPI_COMM_WORLD.
 ///

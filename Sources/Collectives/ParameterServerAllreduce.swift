@@ -1,6 +1,8 @@
 // Parameter server, the baseline FireCaffe (Iandola et al., CVPR 2016) compares
 // its reduction tree against: every worker sends its gradients to one server
 // (rank 0 here), which sums them and sends the sum back to every worker.
+import Topology
+
 
 /// All ranks to rank 0, rank 0 back to all, through point-to-point messages.
 ///

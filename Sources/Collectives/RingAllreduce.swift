@@ -4,34 +4,7 @@
 // 2017) and Horovod. A reduce-scatter followed by an allgather, each p - 1 steps
 // in which every rank sends one chunk to its right neighbour and receives one
 // from its left.
-
-/// The chunk partition of `count` elements into `parts` contiguous chunks:
-/// chunk i has floor(count / parts) elements plus one if i < count % parts,
-/// starting at i * floor(count / parts) + min(i, count % parts).
-public struct RingPartition: Equatable, Sendable {
-    public let count: Int
-    public let parts: Int
-
-    public init(count: Int, parts: Int) {
-        precondition(parts > 0 && count >= 0)
-        self.count = count
-        self.parts = parts
-    }
-
-    public func length(_ i: Int) -> Int { count / parts + (i < count % parts ? 1 : 0) }
-    public func offset(_ i: Int) -> Int { i * (count / parts) + min(i, count % parts) }
-
-    /// Elements rank r sends and receives in one allreduce (p > 1). Reduce-scatter
-    /// sends every chunk except (r+1) mod p and receives every chunk except r;
-    /// allgather sends every chunk except (r+2) mod p and receives every chunk
-    /// except (r+1) mod p. So sent = 2 count - c[(r+1)%p] - c[(r+2)%p] and
-    /// received = 2 count - c[r] - c[(r+1)%p]: 2 (p-1)/p count up to rounding.
-    public func elementsMoved(by r: Int) -> (sent: Int, received: Int) {
-        let p = parts
-        return (2 * count - length((r + 1) % p) - length((r + 2) % p),
-                2 * count - length(r) - length((r + 1) % p))
-    }
-}
+import Topology
 
 /// Reduce-scatter + allgather around the ring 0 -> 1 -> ... -> p-1 -> 0.
 ///
@@ -103,11 +76,10 @@ public final class RingAllreduce: GradientAllreduce {
         let left = (r + p - 1) % p
         let chunks = RingPartition(count: buffer.count, parts: p)
         let seg = min(segmentElements ?? Self.automaticSegmentElements(for: comm), chunks.length(0))  // chunk 0 is a largest
-        func chunkIndex(_ i: Int) -> Int { ((i % p) + p) % p }
-        func segmentCount(ofChunk i: Int) -> Int { max(1, (chunks.length(chunkIndex(i)) + seg - 1) / seg) }
+        func segmentCount(ofChunk i: Int) -> Int { max(1, (chunks.length(chunks.wrap(i)) + seg - 1) / seg) }
         /// Segment j of chunk i (the last one shorter; an empty chunk is one empty segment).
         func segment(_ i: Int, _ j: Int) -> UnsafeMutableBufferPointer<Float> {
-            let k = chunkIndex(i)
+            let k = chunks.wrap(i)
             let start = chunks.offset(k) + min(j * seg, chunks.length(k))
             let end = chunks.offset(k) + min((j + 1) * seg, chunks.length(k))
             return UnsafeMutableBufferPointer(rebasing: buffer[start..<end])

@@ -7,7 +7,7 @@
 /// Traffic seen by one rank since the counters were last taken.
 ///
 /// Invariants: `bytesSent` is the sum of the payload sizes of every message this
-/// rank sent through `Communicator.send`/`sendReceive`; one message is one MPI
+/// rank sent through `Communicator.send`/`postSend`; one message is one MPI
 /// send, and a buffer longer than `Communicator.maxMessageBytes` travels as
 /// several messages. `seconds` is wall time spent inside counted calls (the
 /// point-to-point wrappers and the native allreduce), so it includes waiting

@@ -1,6 +1,6 @@
 // Counted nonblocking point-to-point transfers (MPI_Isend / MPI_Irecv), for
 // algorithms that keep several transfers in flight. Bytes are counted when a
-// transfer is posted, by the code that posts it, like the blocking wrappers do.
+// transfer is posted, by the code that posts it, from the element's real size.
 import CMPI
 
 /// A reusable set of outstanding requests. Capacity grows on first use and is kept,
@@ -8,8 +8,8 @@ import CMPI
 public final class Transfers {
     var requests: [MPI_Request?] = []
     var statuses: [MPI_Status] = []
-    /// Floats each receive must deliver; -1 for sends.
-    var expected: [Int] = []
+    /// Bytes each receive must deliver; -1 for sends.
+    var expectedBytes: [Int] = []
     private(set) var count = 0
 
     public init() {}
@@ -17,45 +17,46 @@ public final class Transfers {
     /// Forgets completed transfers (all must have been waited for).
     func reset() { count = 0 }
 
-    fileprivate func append(expecting floats: Int) -> Int {
+    fileprivate func append(expectingBytes bytes: Int) -> Int {
         if count == requests.count {
-            requests.append(cmpi_request_null()); statuses.append(MPI_Status()); expected.append(0)
+            requests.append(cmpi_request_null()); statuses.append(MPI_Status()); expectedBytes.append(0)
         }
-        expected[count] = floats
+        expectedBytes[count] = bytes
         count += 1
         return count - 1
     }
 }
 
 extension Communicator {
-    /// Posts the receive of exactly `buffer.count` floats from `source`; returns the
+    /// Posts the receive of exactly `buffer.count` elements from `source`; returns the
     /// request indices to wait for.
     @discardableResult
-    public func postReceive(into buffer: UnsafeMutableBufferPointer<Float>, from source: Int, tag: Int,
-                            in transfers: Transfers) throws -> Range<Int> {
+    public func postReceive<T: MPIElement>(into buffer: UnsafeMutableBufferPointer<T>, from source: Int, tag: Int,
+                                           in transfers: Transfers) throws -> Range<Int> {
         try checkPeer(source, "postReceive")
         let first = transfers.count, base = buffer.baseAddress
-        try forEachMessage(count: buffer.count) { offset, length in
-            let i = transfers.append(expecting: length)
-            try mpiCheck(MPI_Irecv(base.map { $0 + offset }, Int32(length), cmpi_float(), Int32(source), Int32(tag),
+        try forEachMessage(count: buffer.count, of: T.self) { offset, length in
+            let bytes = length * MemoryLayout<T>.stride
+            let i = transfers.append(expectingBytes: bytes)
+            try mpiCheck(MPI_Irecv(base.map { $0 + offset }, Int32(length), T.mpiDatatype, Int32(source), Int32(tag),
                                    world, &transfers.requests[i]), "MPI_Irecv(from \(source), tag \(tag))")
-            recordReceived(bytes: length * MemoryLayout<Float>.stride)
+            recordReceived(bytes: bytes)
         }
         return first..<transfers.count
     }
 
     /// Posts the send of `buffer` to `destination`; the buffer must not change until waited for.
     @discardableResult
-    public func postSend(_ buffer: UnsafeBufferPointer<Float>, to destination: Int, tag: Int,
-                         in transfers: Transfers) throws -> Range<Int> {
+    public func postSend<T: MPIElement>(_ buffer: UnsafeBufferPointer<T>, to destination: Int, tag: Int,
+                                        in transfers: Transfers) throws -> Range<Int> {
         try checkPeer(destination, "postSend")
         let first = transfers.count, base = buffer.baseAddress
-        try forEachMessage(count: buffer.count) { offset, length in
-            let i = transfers.append(expecting: -1)
-            try mpiCheck(MPI_Isend(base.map { $0 + offset }, Int32(length), cmpi_float(),
+        try forEachMessage(count: buffer.count, of: T.self) { offset, length in
+            let i = transfers.append(expectingBytes: -1)
+            try mpiCheck(MPI_Isend(base.map { $0 + offset }, Int32(length), T.mpiDatatype,
                                    Int32(destination), Int32(tag), world, &transfers.requests[i]),
                          "MPI_Isend(to \(destination), tag \(tag))")
-            recordSent(bytes: length * MemoryLayout<Float>.stride)
+            recordSent(bytes: length * MemoryLayout<T>.stride)
         }
         return first..<transfers.count
     }
@@ -72,13 +73,9 @@ extension Communicator {
                              "MPI_Waitall")
             }
         }
-        for i in range where transfers.expected[i] >= 0 {
-            var received: Int32 = 0
-            try mpiCheck(MPI_Get_count(&transfers.statuses[i], cmpi_float(), &received), "MPI_Get_count")
-            guard Int(received) == transfers.expected[i] else {
-                throw usageError("MPI_Irecv", "received \(received) floats, expected \(transfers.expected[i])")
-            }
-            transfers.expected[i] = -1  // checked; a later wait over it sees an empty status
+        for i in range where transfers.expectedBytes[i] >= 0 {
+            try checkLength(&transfers.statuses[i], expectedBytes: transfers.expectedBytes[i], "MPI_Irecv")
+            transfers.expectedBytes[i] = -1  // checked; a later wait over it sees an empty status
         }
     }
 

@@ -3,27 +3,7 @@
 // compute clusters", CVPR 2016. Gradients are summed up a binomial tree to
 // rank 0 and the sum is sent back down the same tree, using only point-to-point
 // messages so every byte is counted. Works for any number of ranks.
-
-/// The binomial tree rooted at rank 0 over `size` ranks: the parent of r > 0 is
-/// r with its lowest set bit cleared; the children of r are r + m for each power
-/// of two m below r's lowest set bit (every power of two for r = 0) with r + m < size.
-struct BinomialTree {
-    let rank: Int
-    let size: Int
-
-    var parent: Int? { rank == 0 ? nil : rank - (rank & -rank) }
-
-    /// Number of children: r + 1, r + 2, r + 4, ... below r's lowest set bit and `size`.
-    var childCount: Int {
-        let limit = rank == 0 ? Int.max : (rank & -rank)
-        var m = 1, n = 0
-        while m < limit && rank + m < size { n += 1; m <<= 1 }
-        return n
-    }
-
-    /// Tree edges at this rank: each carries one full buffer up and one down.
-    var links: Int { childCount + (parent == nil ? 0 : 1) }
-}
+import Topology
 
 /// Binomial-tree reduce to rank 0, then binomial-tree broadcast of the sum,
 /// pipelined in segments (see `Schedule`): a rank adds segment k+1 from its
@@ -69,8 +49,6 @@ public final class TreeAllreduce: GradientAllreduce {
         func segment(_ k: Int) -> UnsafeMutableBufferPointer<Float> {
             UnsafeMutableBufferPointer(rebasing: buffer[(k * seg)..<min((k + 1) * seg, buffer.count)])
         }
-        // Children r + 1, r + 2, r + 4, ...: ascending subtree size.
-        func child(_ c: Int) -> Int { r + (1 << c) }
         let staging = scratch.region(max(1, min(segments, 2) * childCount * seg))
         func slot(_ c: Int, _ k: Int) -> UnsafeMutableBufferPointer<Float> {
             let base = ((k % 2) * childCount + c) * seg
@@ -87,7 +65,7 @@ public final class TreeAllreduce: GradientAllreduce {
         func up(_ k: Int) throws {
             if k + 1 < segments {
                 for c in 0..<childCount {
-                    next[c] = try comm.postReceive(into: slot(c, k + 1), from: child(c), tag: Self.upTag, in: t)
+                    next[c] = try comm.postReceive(into: slot(c, k + 1), from: tree.child(c), tag: Self.upTag, in: t)
                 }
             }
             let target = segment(k)
@@ -109,12 +87,12 @@ public final class TreeAllreduce: GradientAllreduce {
                 try comm.wait(arriving, in: t)
             }
             for c in stride(from: childCount - 1, through: 0, by: -1) {
-                try comm.postSend(segment(k).readOnly, to: child(c), tag: Self.downTag, in: t)
+                try comm.postSend(segment(k).readOnly, to: tree.child(c), tag: Self.downTag, in: t)
             }
         }
 
         for c in 0..<childCount {
-            receiving[c] = try comm.postReceive(into: slot(c, 0), from: child(c), tag: Self.upTag, in: t)
+            receiving[c] = try comm.postReceive(into: slot(c, 0), from: tree.child(c), tag: Self.upTag, in: t)
         }
         // Step s sends segment s up and segment s - lag down, so sums travel down while
         // later segments still travel up: a link carries both directions at once. Every

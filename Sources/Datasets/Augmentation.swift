@@ -6,6 +6,8 @@
 // The draw for an image depends only on (seed, image index), never on which
 // rank or batch position it lands in, so p ranks see exactly the images one
 // process would: the distributed-equals-single-process property survives.
+import Basics
+
 
 /// What to apply to each training image; `.none` leaves images untouched.
 public struct Augmentation: Equatable, Codable {

@@ -9,44 +9,9 @@
 //     ranks' slices concatenated in rank order are exactly the batch one
 //     process with batch B would use.
 
+import Basics
 import Foundation
 
-/// SplitMix64 (Steele, Lea, Flood 2014; Vigna's reference constants): a tiny,
-/// fully specified generator, so every rank and every platform draws the same
-/// numbers from the same seed.
-public struct SplitMix64: RandomNumberGenerator {
-    public private(set) var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..<bound without modulo bias (Lemire's multiply-shift with rejection).
-    public mutating func next(below bound: Int) -> Int {
-        precondition(bound > 0)
-        let b = UInt64(bound)
-        var m = next().multipliedFullWidth(by: b)
-        if m.low < b {
-            let threshold = (0 &- b) % b
-            while m.low < threshold { m = next().multipliedFullWidth(by: b) }
-        }
-        return Int(m.high)
-    }
-
-    /// Uniform in [0, 1) with 24 random bits.
-    public mutating func nextUnitFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
-
-    /// Standard normal (Box-Muller).
-    public mutating func nextGaussian() -> Float {
-        let u1 = max(Double(next() >> 11) * 0x1.0p-53, 1e-300), u2 = Double(next() >> 11) * 0x1.0p-53
-        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
-    }
-}
 
 /// Number of full global batches in one epoch; the remainder is dropped.
 public func stepsPerEpoch(count: Int, globalBatch: Int) -> Int {

@@ -10,7 +10,7 @@
 /// Invariants: `labels.count == count`; every label is in `0..<classes`;
 /// `sourceChannels` is 1 (replicated into every output channel) or equal to
 /// `channels`. Immutable after init, so it may be shared between threads.
-public final class ImageDataset {
+public final class ImageDataset: Dataset {
     public let count: Int
     public let classes: Int
     /// Output layout of one image: (channels, height, width), height == width == preprocessing.size.
@@ -27,6 +27,8 @@ public final class ImageDataset {
     public let sourceWidth: Int
 
     private let plan: ResizePlan
+
+    public var imageShape: (channels: Int, height: Int, width: Int) { (channels, height, width) }
 
     /// Floats per output image: channels * height * width.
     public var imageFloats: Int { channels * height * width }
@@ -95,7 +97,7 @@ public final class ImageDataset {
     ///     (`augmentationSeed`, image index), so any split of a batch gives the same images.
     public func fillBatch(indices: UnsafeBufferPointer<Int>, images: UnsafeMutablePointer<Float>,
                           labels: UnsafeMutablePointer<Int32>,
-                          augmentation: Augmentation = .none, augmentationSeed: UInt64 = 0) {
+                          augmentation: Augmentation, augmentationSeed: UInt64) {
         let plane = height * width, perImage = sourceChannels * sourceHeight * sourceWidth
         let sourcePlane = sourceHeight * sourceWidth
         let background = plan.table[0]
@@ -120,16 +122,6 @@ public final class ImageDataset {
                     }
                 }
             }
-        }
-    }
-
-    /// `fillBatch` for a slice of an index array (e.g. `BatchSchedule.indices`).
-    public func fillBatch(indices: ArraySlice<Int>, images: UnsafeMutablePointer<Float>,
-                          labels: UnsafeMutablePointer<Int32>,
-                          augmentation: Augmentation = .none, augmentationSeed: UInt64 = 0) {
-        indices.withUnsafeBufferPointer {
-            fillBatch(indices: $0, images: images, labels: labels,
-                      augmentation: augmentation, augmentationSeed: augmentationSeed)
         }
     }
 

@@ -3,7 +3,7 @@
 // frequency), each image is its class pattern plus Gaussian noise. A small
 // network separates the classes within a few hundred steps, so a smoke
 // training run shows the loss falling without any files.
-
+import Basics
 import Foundation
 
 /// Builds synthetic `ImageDataset`s.

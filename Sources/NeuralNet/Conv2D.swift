@@ -1,3 +1,5 @@
+import Basics
+
 
 /// 2-D convolution (cross-correlation, like Caffe and PyTorch) as im2col + sgemm,
 /// with stride, zero padding, bias and groups.
@@ -109,11 +111,11 @@ public final class Conv2D: Layer {
     }
 
     /// Hash of the fused ReLU's on/off pattern (see `Network.kinkSignature`).
-    func signature(into h: inout UInt64) {
+    func signature(into h: inout FNV1a) {
         guard fusedReLU else { return }
         for i in 0..<(placement?.tensor.shape.n ?? output.shape.n) {
             let y = outputImage(i)
-            for j in 0..<outputShape.perImage { h = (h ^ (y[j] > 0 ? 1 : 0)) &* 0x0000_0100_0000_01B3 }
+            for j in 0..<outputShape.perImage { h.combine(y[j] > 0 ? 1 : 0) }
         }
     }
 

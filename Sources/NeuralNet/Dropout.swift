@@ -1,3 +1,5 @@
+import Basics
+
 /// Inverted dropout (Caffe's): in training each value is zeroed with probability
 /// `p` and the survivors scaled by 1/(1-p); in evaluation it is the identity.
 /// The mask comes from `seed`, which the trainer sets per iteration (and rank),
@@ -28,7 +30,7 @@ public final class Dropout: Layer {
             return output
         }
         mask.setBatch(input.shape.n)
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let scale = 1 / (1 - probability)
         for i in 0..<input.count {
             let keep: Float = rng.nextUnitFloat() >= probability ? scale : 0

@@ -1,3 +1,5 @@
+import Basics
+
 /// SqueezeNet's Fire module (Iandola et al. 2016, Fig. 1): a 1x1 "squeeze"
 /// convolution feeding 1x1 and 3x3 "expand" convolutions, each followed by ReLU,
 /// concatenated on channels (expand1x1 first).
@@ -57,7 +59,7 @@ public final class Fire: Layer {
         return squeeze.backward(input, squeezeGradient)
     }
 
-    func signature(into h: inout UInt64) {
+    func signature(into h: inout FNV1a) {
         squeeze.signature(into: &h); expand1x1.signature(into: &h); expand3x3.signature(into: &h)
     }
 }

@@ -1,3 +1,5 @@
+import Basics
+
 /// Max pooling with Caffe's output rounding: `out = ceil((H + 2*pad - k) / stride) + 1`,
 /// dropping a last window that would start in the padding, and clipping the last
 /// window to the input. Forward caches the argmax of each window for backward;
@@ -132,7 +134,7 @@ public final class MaxPool2D: Layer {
     }
 
     /// A hash of the winners of the last forward (see `ReLU.signature`).
-    func signature(into h: inout UInt64) {
-        for i in 0..<output.count { h = (h ^ UInt64(UInt32(bitPattern: argmax[i]))) &* 0x0000_0100_0000_01B3 }
+    func signature(into h: inout FNV1a) {
+        for i in 0..<output.count { h.combine(UInt64(UInt32(bitPattern: argmax[i]))) }
     }
 }

@@ -1,3 +1,5 @@
+import Basics
+
 /// A chain of layers over one parameter store: forward keeps each layer's
 /// input for backward; backward runs the chain in reverse.
 public final class Network {
@@ -70,13 +72,13 @@ public final class Network {
     /// forward. Two forwards with the same signature took the same linear piece of
     /// the network, so a finite difference between them is free of kinks.
     public func kinkSignature() -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        var h = FNV1a()
         for layer in layers {
             if let r = layer as? ReLU { r.signature(into: &h) }
             if let p = layer as? MaxPool2D { p.signature(into: &h) }
             if let f = layer as? Fire { f.signature(into: &h) }
         }
-        return h
+        return h.value
     }
 }
 

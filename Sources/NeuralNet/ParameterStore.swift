@@ -1,3 +1,5 @@
+import Basics
+
 /// How a parameter tensor is initialised (Caffe's fillers).
 public enum Initializer: Equatable {
     /// Caffe "xavier": uniform in +-sqrt(3 / fanIn).
@@ -61,7 +63,7 @@ public final class ParameterStore {
 
     /// Fills every parameter in registration order from one seeded stream.
     public func initialize(seed: UInt64) {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         for ref in refs {
             let p = value(ref)
             switch ref.initializer {

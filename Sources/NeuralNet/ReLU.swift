@@ -1,3 +1,5 @@
+import Basics
+
 /// max(0, x). Backward passes the gradient where the forward output was positive
 /// (the subgradient at 0 is 0, as in Caffe and PyTorch).
 public final class ReLU: Layer {
@@ -33,7 +35,7 @@ public final class ReLU: Layer {
 
     /// A hash of which outputs of the last forward were positive: gradient checks
     /// use it to tell a finite step that crossed a kink from one that did not.
-    func signature(into h: inout UInt64) {
-        for i in 0..<output.count { h = (h ^ (output.data[i] > 0 ? 1 : 0)) &* 0x0000_0100_0000_01B3 }
+    func signature(into h: inout FNV1a) {
+        for i in 0..<output.count { h.combine(output.data[i] > 0 ? 1 : 0) }
     }
 }

@@ -3,7 +3,7 @@
 /// the DeepScale repository). Pooling rounds up as in Caffe; conv10 is 1x1 with
 /// no padding, followed by ReLU and global average pooling.
 public enum SqueezeNet {
-    public enum Version: String, CaseIterable { case v1_0 = "v1.0", v1_1 = "v1.1" }
+    public enum Version: String, CaseIterable, Sendable { case v1_0 = "v1.0", v1_1 = "v1.1" }
 
     public static func make(_ version: Version, classes: Int, inputChannels: Int = 3, inputSize: Int,
                             batch: Int, dropout: Float = 0.5, seed: UInt64 = 42, convInit: ConvInit = .xavier,

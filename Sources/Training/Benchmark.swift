@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NeuralNet
 
@@ -50,13 +51,17 @@ public enum Benchmark {
         }
     }
 
+    /// The 1000-class network of `model` with the architecture's own fillers.
     public static func makeNetwork(_ model: String, inputSize: Int, batch: Int) throws -> Network {
-        switch model {
-        case "v1.0": return SqueezeNet.make(.v1_0, classes: 1000, inputSize: inputSize, batch: batch)
-        case "v1.1": return SqueezeNet.make(.v1_1, classes: 1000, inputSize: inputSize, batch: batch)
-        case "alexnet": return AlexNet.make(classes: 1000, inputSize: inputSize, batch: batch)
-        default: throw TrainingError.badInput("bench: unknown model '\(model)' (v1.0, v1.1, alexnet)")
+        guard let architecture = ModelRegistry.named(model),
+              let net = architecture.build(ModelConfiguration(classes: 1000, inputSize: inputSize, batch: batch)) else {
+            let computing = ModelRegistry.all.filter { ModelKind(rawValue: $0.name)!.computes }.map(\.name)
+            throw TrainingError.badInput("bench: unknown model '\(model)' (\(computing.joined(separator: ", ")))")
         }
+        guard inputSize >= architecture.minimumInputSize else {
+            throw TrainingError.badInput("bench: --input-size \(inputSize) is too small for \(architecture.title): at least \(architecture.minimumInputSize)")
+        }
+        return net
     }
 
     /// GFLOP/s of one large square sgemm (n = 1024), the best of 10 after a warm-up: the
@@ -81,7 +86,7 @@ public enum Benchmark {
         let net = try makeNetwork(config.model, inputSize: config.inputSize, batch: config.batch)
         let store = net.store
         let input = Tensor(net.inputShape)
-        var rng = SeededGenerator(seed: 1)
+        var rng = SplitMix64(seed: 1)
         for i in 0..<input.count { input.data[i] = rng.nextUnitFloat() * 2 - 1 }
         let labels = (0..<config.batch).map { Int32($0 % 1000) }
         let loss = SoftmaxCrossEntropy(batch: config.batch, classes: 1000)
@@ -123,11 +128,11 @@ public enum Benchmark {
                                forwardGFLOPS: f > 0 ? flops / f / 1e9 : 0, backwardGFLOPS: b > 0 ? 2 * flops / b / 1e9 : 0)
         }
         let peak = max(peakBefore, sgemmPeak())  // before and after the timed steps
-        let stepMedian = median(times)
+        let stepMedian = median(times) ?? .nan
         let stepFlops = 3 * 2 * Double(net.forwardMACsPerImage * config.batch)
         return Result(config: config, parameters: store.count,
                       trainImagesPerSecond: Double(config.batch) / stepMedian,
-                      inferenceImagesPerSecond: Double(config.batch) / median(inference),
+                      inferenceImagesPerSecond: Double(config.batch) / (median(inference) ?? .nan),
                       stepSecondsMedian: stepMedian, stepGFLOPS: stepFlops / stepMedian / 1e9,
                       sgemmShare: sgemmShare, sgemmGFLOPS: sgemmRate, sgemmPeakGFLOPS: peak, layers: layers,
                       peakResidentMB: peakResidentMB(),
@@ -139,11 +144,6 @@ public enum Benchmark {
 
 }
 
-func median(_ xs: [Double]) -> Double {
-    let s = xs.sorted()
-    guard !s.isEmpty else { return .nan }
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
 
 /// Peak resident set size of this process (getrusage ru_maxrss, kilobytes on Linux).
 func peakResidentMB() -> Double {

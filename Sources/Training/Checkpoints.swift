@@ -27,18 +27,24 @@ enum Checkpoints {
         }.sorted { $0.0 < $1.0 }
     }
 
-    /// The options that must match for a resumed run to continue the same run.
-    static func resumeKey(_ o: TrainingOptions) -> TrainingOptions {
-        var k = o
-        k.outputDirectory = nil; k.resume = nil; k.trace = nil; k.bucketMB = 0; k.checkpointEvery = 0; k.keepCheckpoints = 0
-        k.allreduce = ""; k.logEvery = 1; k.evalEvery = 0; k.testLimit = nil
-        return k
-    }
+    /// Options that do not change what a run computes, step by step: a resumed run may
+    /// set them otherwise (the allreduce and its buckets change sums only in the last bits).
+    static let freeOnResume: Set<String> = ["outputDirectory", "resume", "trace", "bucketMB", "checkpointEvery",
+                                            "keepCheckpoints", "allreduce", "logEvery", "evalEvery", "testLimit", "epochs"]
 
+    /// The run's options as JSON (sorted keys), as stored in a checkpoint. The
+    /// options are resolved, so epochs are already iterations.
     static func encodeOptions(_ o: TrainingOptions) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(resumeKey(o))) ?? Data(), as: UTF8.self)
+        return String(decoding: (try? encoder.encode(o)) ?? Data(), as: UTF8.self)
+    }
+
+    /// The options that must match for a resumed run to continue the same run, by key.
+    static func resumeKey(_ json: String) -> [String: Any] {
+        var d = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
+        for key in freeOnResume { d.removeValue(forKey: key) }
+        return d
     }
 
     static func write(store: ParameterStore, momentum: UnsafeMutableBufferPointer<Float>, iteration: Int,
@@ -46,7 +52,7 @@ enum Checkpoints {
         let header = WeightFile.Header(model: modelName, count: store.count,
                                        tensors: store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration,
                                        options: encodeOptions(options),
-                                       fingerprint: String(resumeKey(options).fingerprint, radix: 16))
+                                       fingerprint: String(options.fingerprint, radix: 16))
         FaultInjection.beforeCheckpoint(iteration: iteration)
         try WeightFile(header: header, values: Array(store.values), momentum: Array(momentum))
             .write(to: path(dir, iteration: iteration))
@@ -76,10 +82,9 @@ enum Checkpoints {
         guard file.header.count == parameterCount, file.header.model == modelName else {
             throw TrainingError.badInput("\(path): holds \(file.header.model) with \(file.header.count) parameters; this run is \(modelName) with \(parameterCount)")
         }
-        let mine = encodeOptions(options)
-        if saved != mine {
-            var a = (try? JSONSerialization.jsonObject(with: Data(saved.utf8))) as? [String: Any] ?? [:]
-            let b = (try? JSONSerialization.jsonObject(with: Data(mine.utf8))) as? [String: Any] ?? [:]
+        do {
+            var a = resumeKey(saved)
+            let b = resumeKey(encodeOptions(options))
             for (key, value) in optionsAddedLater where a[key] == nil { a[key] = value }
             // Compare canonical JSON per field: a nested object's description has no fixed key order.
             func canonical(_ value: Any?) -> String {

@@ -1,15 +1,18 @@
+import Foundation
 import NeuralNet
 
 /// The per-layer table printed by `--summary`.
 public enum ModelSummary {
-    public static func table(_ o: TrainingOptions) -> String {
-        guard o.model.computes else {
-            return "alexnet-payload: \(ModelKind.alexnetParameterCount) parameters (\(ModelKind.alexnetParameterCount * 4) gradient bytes), no layers: communication only"
+    /// The table of `model` at `classes` classes and `inputSize` pixels (nil: the
+    /// architecture's native size).
+    public static func table(model: ModelKind, classes: Int, inputSize: Int?) -> String {
+        let architecture = model.architecture
+        let size = inputSize ?? architecture.nativeInputSize
+        guard let net = architecture.build(ModelConfiguration(classes: classes, inputSize: size, batch: 1)) else {
+            let n = architecture.parameterCountAt1000Classes
+            return "\(architecture.name): \(grouped(n)) parameters (\(grouped(n * 4)) gradient bytes), no layers: communication only"
         }
-        let net = o.model.squeezeNetVersion.map {
-            SqueezeNet.make($0, classes: o.classes, inputSize: o.inputSize, batch: 1, dropout: Float(o.dropout))
-        } ?? AlexNet.make(classes: o.classes, inputSize: o.inputSize, batch: 1, dropout: Float(o.dropout))
-        var lines = ["\(net.name), \(o.classes) classes, input 3x\(o.inputSize)x\(o.inputSize)",
+        var lines = ["\(net.name), \(classes) classes, input 3x\(size)x\(size)",
                      pad("layer", 10) + pad("output (CxHxW)", 18, left: false) + pad("parameters", 14, left: false) + pad("MMACs", 10, left: false)]
         for layer in net.layers where !(layer is ReLU) && !(layer is Dropout) {
             let s = layer.outputShape
@@ -34,8 +37,3 @@ public enum ModelSummary {
         return s + out
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
-import Foundation

@@ -1,29 +1,9 @@
+import Basics
 import Datasets
 import NeuralNet
+import Topology
 
-/// What to train: the models the CLI accepts by name.
-public enum ModelKind: String, CaseIterable, Codable {
-    case v1_0 = "v1.0"
-    case v1_1 = "v1.1"
-    /// Caffe's bvlc_alexnet (grouped convolutions, LRN): the trainable baseline, 60,965,224 parameters at 1000 classes.
-    case alexnet
-    /// A communication-only stand-in for Caffe's bvlc_alexnet: 60,965,224 gradients, no compute.
-    case alexnetPayload = "alexnet-payload"
-
-    public static let alexnetParameterCount = 60_965_224
-
-    public var squeezeNetVersion: SqueezeNet.Version? {
-        switch self {
-        case .v1_0: return .v1_0
-        case .v1_1: return .v1_1
-        case .alexnet, .alexnetPayload: return nil
-        }
-    }
-
-    /// Whether the replica computes (forward and backward on data).
-    public var computes: Bool { self != .alexnetPayload }
-}
-
+/// Which data set a run trains on (`Datasets.make`).
 public enum DatasetKind: String, CaseIterable, Codable {
     case fashionMNIST = "fashion-mnist"
     case synthetic
@@ -46,6 +26,9 @@ public struct TrainingOptions: Codable, Equatable {
     /// Global batch: split evenly across ranks (PyTorch DDP users: per-rank batch = this / ranks).
     public var batchSize: Int = 64
     public var iterations: Int = 500
+    /// Epochs over the run's real training set instead of `iterations`: set, the
+    /// trainer resolves it into iterations once the data is loaded (`resolved`).
+    public var epochs: Double?
     public var baseLR: Double = 0.01
     public var momentum: Double = 0.9
     public var weightDecay: Double = 0.0002
@@ -53,8 +36,9 @@ public struct TrainingOptions: Codable, Equatable {
     public var power: Double = 1.0
     public var stepSize: Int = 1000
     public var gamma: Double = 0.1
-    /// Iterations over which the learning rate ramps linearly from base/N up to the policy's value.
-    public var warmupIterations: Int = 0
+    /// Iterations over which the learning rate ramps linearly from base/N up to the
+    /// policy's value; nil: `defaultWarmup(iterations:)`, resolved with the iterations.
+    public var warmupIterations: Int?
     public var seed: UInt64 = 42
     public var dropout: Double = 0.5
     /// Convolution filler: Caffe's Xavier (the prototxt) or torchvision's Kaiming.
@@ -73,7 +57,7 @@ public struct TrainingOptions: Codable, Equatable {
     public var classifierLRMult: Double = 0.1
     /// Random mirror and translation of training images (never of test images).
     public var augmentation: Augmentation = .none
-    public var allreduce: String = "ring"
+    public var allreduce: AllreduceAlgorithm = .ring
     /// Evaluate on the test set every N iterations (0: only at the end).
     public var evalEvery: Int = 0
     public var logEvery: Int = 10
@@ -91,11 +75,32 @@ public struct TrainingOptions: Codable, Equatable {
 
     public init() {}
 
+    /// Every default, in one place: the CLI shows these.
+    public static let defaults = TrainingOptions()
+
+    /// Without a warm-up, early steps kill class outputs behind the ReLU after conv10
+    /// (docs/training.md): 300 iterations, or a quarter of a shorter run.
+    public static func defaultWarmup(iterations: Int) -> Int { min(300, iterations / 4) }
+
+    /// The options with `epochs` turned into iterations over `trainingImages` (the last
+    /// incomplete batch of an epoch is dropped) and the warm-up's default filled in:
+    /// what the run uses, compares across ranks and stores in checkpoints.
+    public func resolved(trainingImages: Int) -> TrainingOptions {
+        var o = self
+        if let e = epochs {
+            o.iterations = max(1, Int((e * Double(trainingImages / max(batchSize, 1))).rounded()))
+            o.epochs = nil
+        }
+        if o.warmupIterations == nil { o.warmupIterations = Self.defaultWarmup(iterations: o.iterations) }
+        return o
+    }
+
     /// The learning rate of `iteration`: the policy's, scaled by the linear warm-up.
     public func learningRate(at iteration: Int) -> Double {
         let rate = policy.rate(base: baseLR, iteration: iteration)
-        guard iteration < warmupIterations else { return rate }
-        return rate * Double(iteration + 1) / Double(warmupIterations)
+        let warmup = warmupIterations ?? Self.defaultWarmup(iterations: iterations)
+        guard iteration < warmup else { return rate }
+        return rate * Double(iteration + 1) / Double(warmup)
     }
 
     public var policy: LearningRatePolicy {
@@ -106,18 +111,22 @@ public struct TrainingOptions: Codable, Equatable {
         }
     }
 
-    /// Checks values that need no data or ranks; one line per problem.
-    public func validate(worldSize: Int = 1) throws {
+    /// Checks every value that needs no data and no ranks; one line per problem.
+    /// The CLI calls this once, before MPI starts; the trainer adds what needs the
+    /// run (`check(ranks:trainingImages:)`).
+    public func validate() throws {
         func bad(_ s: String) -> TrainingError { .badInput(s) }
+        let architecture = model.architecture
         if classes < 2 { throw bad("--classes must be at least 2, got \(classes)") }
         if batchSize <= 0 { throw bad("--batch-size must be positive, got \(batchSize)") }
         if iterations <= 0 { throw bad("--iterations must be positive, got \(iterations)") }
+        if let e = epochs, !(e > 0) || !e.isFinite { throw bad("--epochs must be positive, got \(e)") }
         if !(baseLR > 0) || !baseLR.isFinite { throw bad("--base-lr must be a positive number, got \(baseLR)") }
         if !(momentum >= 0 && momentum < 1) { throw bad("--momentum must be in [0, 1), got \(momentum)") }
         if !(weightDecay >= 0) { throw bad("--weight-decay must be >= 0, got \(weightDecay)") }
         if !(dropout >= 0 && dropout < 1) { throw bad("--dropout must be in [0, 1), got \(dropout)") }
         if power < 0 { throw bad("--power must be >= 0, got \(power)") }
-        if warmupIterations < 0 { throw bad("--warmup-iterations must be >= 0, got \(warmupIterations)") }
+        if let w = warmupIterations, w < 0 { throw bad("--warmup-iterations must be >= 0, got \(w)") }
         if logEvery <= 0 { throw bad("--log-every must be positive, got \(logEvery)") }
         if evalEvery < 0 { throw bad("--eval-every must be >= 0, got \(evalEvery)") }
         if !(bucketMB >= 0) || !bucketMB.isFinite { throw bad("--bucket-mb must be >= 0, got \(bucketMB)") }
@@ -139,21 +148,22 @@ public struct TrainingOptions: Codable, Equatable {
         }
         if let l = trainLimit, l <= 0 { throw bad("--train-limit must be positive, got \(l)") }
         if let l = testLimit, l <= 0 { throw bad("--test-limit must be positive, got \(l)") }
-        if let v = model.squeezeNetVersion {
-            let minimum = SqueezeNet.minimumInputSize(v)
-            if inputSize < minimum { throw bad("--input-size \(inputSize) is too small for SqueezeNet \(v.rawValue): at least \(minimum)") }
+        if inputSize < architecture.minimumInputSize {
+            throw bad("--input-size \(inputSize) is too small for \(architecture.title): at least \(architecture.minimumInputSize)")
         }
-        if model == .alexnet && inputSize < AlexNet.minimumInputSize {
-            throw bad("--input-size \(inputSize) is too small for AlexNet: at least \(AlexNet.minimumInputSize)")
-        }
-        if dataset == .fashionMNIST && classes != 10 && model != .alexnetPayload {
+        if dataset == .fashionMNIST && classes != 10 && model.computes {
             throw bad("--classes must be 10 for fashion-mnist, got \(classes)")
         }
-        if batchSize % worldSize != 0 {
-            throw bad("--batch-size \(batchSize) is the global batch and must divide evenly across \(worldSize) ranks")
+    }
+
+    /// What needs the run: the global batch must split evenly across the ranks and fit
+    /// in the training set.
+    public func check(ranks: Int, trainingImages: Int?) throws {
+        if batchSize % ranks != 0 {
+            throw TrainingError.badInput("--batch-size \(batchSize) is the global batch and must divide evenly across \(ranks) ranks")
         }
-        if AllreduceAlgorithmName(rawValue: allreduce) == nil {
-            throw bad("--allreduce must be one of \(AllreduceAlgorithmName.allCases.map(\.rawValue).joined(separator: ", ")), got '\(allreduce)'")
+        if let n = trainingImages, n < batchSize {
+            throw TrainingError.badInput("--batch-size \(batchSize) is larger than the \(n) training images")
         }
     }
 
@@ -164,14 +174,4 @@ public struct TrainingOptions: Codable, Equatable {
         copy.outputDirectory = nil
         return fnv1a(Array(String(describing: copy).utf8))
     }
-}
-
-/// The algorithm names, kept here so option validation needs no MPI.
-public enum AllreduceAlgorithmName: String, CaseIterable { case tree, ring, mpi, ps }
-
-/// FNV-1a, 64-bit: a small stable hash for fingerprints and checksums.
-public func fnv1a<S: Sequence>(_ bytes: S, seed: UInt64 = 0xCBF2_9CE4_8422_2325) -> UInt64 where S.Element == UInt8 {
-    var h = seed
-    for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-    return h
 }

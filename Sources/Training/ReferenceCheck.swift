@@ -45,7 +45,7 @@ public enum ReferenceCheck {
         do { manifest = try JSONDecoder().decode(Manifest.self, from: data) } catch {
             throw TrainingError.badInput("\(manifestURL.path): not a reference manifest (\(error))")
         }
-        guard let version = SqueezeNet.Version(rawValue: manifest.arch.replacingOccurrences(of: "_", with: ".")) else {
+        guard let model = ModelKind(rawValue: manifest.arch.replacingOccurrences(of: "_", with: ".")), model.computes else {
             throw TrainingError.badInput("\(manifestURL.path): unknown architecture '\(manifest.arch)'")
         }
         guard manifest.input_hw.count == 2, manifest.input_hw[0] == manifest.input_hw[1] else {
@@ -59,8 +59,12 @@ public enum ReferenceCheck {
             throw TrainingError.badInput("\(manifestURL.path): no 4-D input or no labels")
         }
         let inputShape = Shape(n: inputEntry.shape[0], c: inputEntry.shape[1], h: inputEntry.shape[2], w: inputEntry.shape[3])
-        let net = SqueezeNet.make(version, classes: manifest.num_classes, inputChannels: inputShape.c,
-                                  inputSize: inputShape.h, batch: inputShape.n, dropout: 0)
+        var configuration = ModelConfiguration(classes: manifest.num_classes, inputSize: inputShape.h, batch: inputShape.n)
+        configuration.inputChannels = inputShape.c
+        configuration.dropout = 0
+        guard inputShape.h >= model.architecture.minimumInputSize, let net = model.architecture.build(configuration) else {
+            throw TrainingError.badInput("\(manifestURL.path): input \(inputShape.h) px is too small for \(model.architecture.title)")
+        }
         let store = net.store
         let initial = entries("param_init")
         for ref in store.refs {

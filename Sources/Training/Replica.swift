@@ -1,8 +1,10 @@
+import Basics
 import Datasets
 import NeuralNet
 
 /// One rank's copy of the model with its batch buffers: either a real network,
-/// or (alexnet-payload) just a parameter and gradient buffer with no compute.
+/// or (a model without layers, the AlexNet payload) just a parameter and gradient
+/// buffer with no compute.
 final class Replica {
     let kind: ModelKind
     let network: Network?
@@ -17,25 +19,25 @@ final class Replica {
         self.localBatch = localBatch
         labels = .allocate(capacity: max(localBatch, 1))
         labels.initialize(repeating: 0, count: max(localBatch, 1))
-        if options.model.computes {
-            let net = options.model.squeezeNetVersion.map {
-                SqueezeNet.make($0, classes: options.classes, inputSize: options.inputSize, batch: localBatch,
-                                dropout: Float(options.dropout), seed: options.seed, convInit: options.convInit,
-                                classifierBias: Float(options.classifierBias),
-                                classifierStd: Float(options.classifierStd))
-            } ?? AlexNet.make(classes: options.classes, inputSize: options.inputSize, batch: localBatch,
-                              dropout: Float(options.dropout), seed: options.seed)
+        var configuration = ModelConfiguration(classes: options.classes, inputSize: options.inputSize, batch: localBatch)
+        configuration.dropout = Float(options.dropout)
+        configuration.seed = options.seed
+        configuration.convInit = options.convInit
+        configuration.classifierBias = Float(options.classifierBias)
+        configuration.classifierStd = Float(options.classifierStd)
+        if let net = kind.architecture.build(configuration) {
             network = net
             store = net.store
             input = Tensor(net.inputShape)
             loss = SoftmaxCrossEntropy(batch: localBatch, classes: options.classes)
         } else {
             store = ParameterStore()
-            _ = store.register("alexnet.payload", shape: [ModelKind.alexnetParameterCount], initializer: .constant(0))
+            _ = store.register("\(kind.rawValue).gradients", shape: [kind.architecture.parameterCountAt1000Classes],
+                               initializer: .constant(0))
             store.allocate()
             // Rank-dependent gradients so the reduction has real work; after the first
             // averaging every rank holds the same values, which averaging keeps.
-            var rng = SeededGenerator(seed: options.seed, keys: UInt64(rank))
+            var rng = SplitMix64(seed: options.seed, keys: UInt64(rank))
             for i in 0..<store.count { store.gradients[i] = (rng.nextUnitFloat() - 0.5) * 1e-3 }
             network = nil; input = nil; loss = nil
         }
@@ -45,10 +47,19 @@ final class Replica {
 
     var modelName: String { network?.name ?? kind.rawValue }
 
+    /// The parameter range of the model's classifier layers (Caffe's lr_mult applies
+    /// there), or nil when it has none. The layers' tensors are contiguous.
+    var classifierRange: Range<Int>? {
+        let prefixes = kind.architecture.classifierLayers.map { $0 + "." }
+        let refs = store.refs.filter { ref in prefixes.contains { ref.name.hasPrefix($0) } }
+        guard let low = refs.map(\.offset).min(), let high = refs.map({ $0.offset + $0.count }).max() else { return nil }
+        return low..<high
+    }
+
     struct StepResult { var lossSum: Double; var correct: Int; var deadOutputs: Bool; var forwardEnd: Double }
 
     /// Forward and backward on this rank's batch; leaves the local mean-loss gradient in the store.
-    func computeGradients(dataset: ImageDataset?, indices: ArraySlice<Int>, dropoutSeed: UInt64,
+    func computeGradients(dataset: Dataset?, indices: ArraySlice<Int>, dropoutSeed: UInt64,
                           augmentation: Augmentation = .none, augmentationSeed: UInt64 = 0) -> StepResult {
         guard let net = network, let input = input, let loss = loss, let dataset = dataset else {
             return StepResult(lossSum: 0, correct: 0, deadOutputs: false, forwardEnd: monotonicSeconds())
@@ -71,7 +82,7 @@ final class Replica {
     /// Top-1 correct predictions on `indices` (evaluation mode: dropout off); adds to
     /// `active[c]` the images whose class-c output is positive (a class that is never
     /// positive behind the ReLU after conv10 can never be predicted: it is dead).
-    func countCorrect(dataset: ImageDataset, indices: ArraySlice<Int>, active: inout [Double]) -> Int {
+    func countCorrect(dataset: Dataset, indices: ArraySlice<Int>, active: inout [Double]) -> Int {
         guard let net = network, let input = input else { return 0 }
         input.setBatch(indices.count)
         dataset.fillBatch(indices: indices, images: input.data, labels: labels)

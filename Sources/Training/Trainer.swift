@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import Metrics
 import NeuralNet
+import Topology
 
 /// What a finished run reports.
 public struct TrainingResult {
@@ -20,116 +21,118 @@ public struct TrainingResult {
 /// number of ranks, and every rank applies the same update. Only rank 0 logs and
 /// writes files. Every decision that could differ between ranks (stop, diverge)
 /// is taken on values all ranks share, so ranks never wait for each other in vain.
+///
+/// The loop itself is in TrainingLoop.swift; what happens around each step
+/// (progress, metrics, trace, checkpoints, evaluation, divergence) in Observers.swift.
 public final class Trainer {
+    /// The run's options, resolved (`TrainingOptions.resolved`): epochs turned into
+    /// iterations over the real training set, the warm-up's default filled in.
     public let options: TrainingOptions
     let comm: Communicator
     let log: (String) -> Void
     let replica: Replica
-    let allreduce: GradientAllreduce
-    let algorithm: AllreduceAlgorithm
+    let exchange: GradientExchange
     let optimizer: SGD
     var schedule: BatchSchedule?
-    let train: ImageDataset?
-    let test: ImageDataset?
+    let train: Dataset?
+    let test: Dataset?
     let metrics: MetricsWriter?
-    var pending: [IterationRecord] = []
     /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
     public private(set) var startIteration = 0
     var tracer: TraceRecorder?
-    /// Bytes this rank sent in the latest iteration (printed for the payload model).
-    var lastBytesSent = 0
-    /// Set when --bucket-mb > 0: exchanges buckets on a communication thread during backward.
-    var exchange: BucketedExchange?
 
     var isRoot: Bool { comm.rank == 0 }
+    var algorithm: AllreduceAlgorithm { options.allreduce }
 
-    /// Builds the replica, loads this rank's data, checks that all ranks agree,
-    /// and broadcasts rank 0's weights. Throws the same one-line error on every rank.
-    public init(options: TrainingOptions, communicator: Communicator, log: @escaping (String) -> Void) throws {
-        self.options = options
+    /// Loads this rank's data, builds the replica, checks that all ranks agree, and
+    /// broadcasts rank 0's weights. Throws the same one-line error on every rank.
+    /// `hook`: what each gradient bucket goes through (nil: `IdentityHook`).
+    public init(options requested: TrainingOptions, communicator: Communicator, hook: BucketHook? = nil,
+                log: @escaping (String) -> Void) throws {
         comm = communicator
         self.log = log
         let p = communicator.size
         var startupError: String?
-        var loaded: (ImageDataset?, ImageDataset?) = (nil, nil)
+        var loaded: (train: Dataset?, test: Dataset?) = (nil, nil)
+        var resolved = requested.resolved(trainingImages: 0)
         var writer: MetricsWriter?
         var checkpoint: WeightFile?
         var built: Replica?
         do {
-            try options.validate(worldSize: p)
-            built = Replica(options: options, localBatch: options.batchSize / p, rank: communicator.rank)
-            loaded = try Trainer.loadData(options)
-            if communicator.rank == 0, let spec = options.resume {
-                checkpoint = try Checkpoints.load(spec, options: options, parameterCount: built!.store.count,
+            try requested.validate()
+            try requested.check(ranks: p, trainingImages: nil)
+            loaded = try Trainer.loadData(requested)
+            resolved = requested.resolved(trainingImages: loaded.train?.count ?? 0)
+            try resolved.check(ranks: p, trainingImages: loaded.train?.count)
+            built = Replica(options: resolved, localBatch: resolved.batchSize / p, rank: communicator.rank)
+            if communicator.rank == 0, let spec = resolved.resume {
+                checkpoint = try Checkpoints.load(spec, options: resolved, parameterCount: built!.store.count,
                                                   modelName: built!.modelName)
             }
-            if communicator.rank == 0, let dir = options.outputDirectory {
+            if communicator.rank == 0, let dir = resolved.outputDirectory {
                 writer = try Trainer.prepareOutput(dir, keepBefore: checkpoint?.header.iteration)
             }
         } catch {
             startupError = "\(error)"
         }
+        options = resolved
         (train, test) = loaded
         metrics = writer
-        try Trainer.agree(options: options, datasetCount: train?.count ?? 0, error: startupError, comm: communicator)
+        try Trainer.agree(options: resolved, datasetCount: train?.count ?? 0, error: startupError, comm: communicator)
 
-        algorithm = AllreduceAlgorithm(rawValue: options.allreduce)!
-        allreduce = algorithm.make()
-        replica = built!
-        // Caffe's lr_mult for SqueezeNet's classifier (conv10, weight and bias: contiguous).
-        let classifier = replica.store.refs.filter { $0.name.hasPrefix("conv10.") }
-        let multipliers: [(range: Range<Int>, factor: Float)] = classifier.isEmpty ? [] :
-            [(classifier.map(\.offset).min()!..<classifier.map { $0.offset + $0.count }.max()!, Float(options.classifierLRMult))]
-        optimizer = SGD(parameterCount: replica.store.count, momentum: Float(options.momentum),
-                        weightDecay: Float(options.weightDecay), rateMultipliers: multipliers)
-        if options.bucketMB > 0, let net = replica.network {
-            guard communicator.allowsSerializedThreads else {
-                throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")
-            }
-            let ex = BucketedExchange(network: net, bucketBytes: max(4, Int(options.bucketMB * 1_048_576)),
-                                      allreduce: allreduce, comm: communicator)
-            net.onLayerBackwardDone = { [unowned ex] in ex.layerDone($0) }
-            exchange = ex
+        let replica = built!
+        self.replica = replica
+        let multiplier = Float(resolved.classifierLRMult)
+        optimizer = SGD(parameterCount: replica.store.count, momentum: Float(resolved.momentum),
+                        weightDecay: Float(resolved.weightDecay),
+                        rateMultipliers: replica.classifierRange.map { [($0, multiplier)] } ?? [])
+        let bucketBytes = resolved.bucketMB > 0 ? max(4, Int(resolved.bucketMB * 1_048_576)) : 0
+        if bucketBytes > 0 && replica.network != nil && !communicator.allowsSerializedThreads {
+            throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")
         }
-        if options.resume != nil {
-            // Rank 0 read the checkpoint; every rank takes its state from rank 0.
-            var position = [UInt8](repeating: 0, count: 8)
-            if let c = checkpoint {
-                _ = replica.store.values.update(from: c.values)
-                _ = optimizer.velocity.update(from: c.momentum!)
-                position = withUnsafeBytes(of: UInt64(c.header.iteration).littleEndian) { Array($0) }
-            }
-            try comm.broadcast(bytes: &position, root: 0)
-            startIteration = Int(position.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
-            try comm.broadcast(optimizer.velocity, root: 0)
+        let exchange = GradientExchange(store: replica.store, layers: replica.network?.layers, bucketBytes: bucketBytes,
+                                        algorithm: resolved.allreduce, hook: hook ?? IdentityHook(), comm: communicator)
+        self.exchange = exchange
+        if exchange.overlapsBackward {
+            replica.network?.onLayerBackwardDone = { [unowned exchange] in exchange.layerDone($0) }
         }
-        if let train = train {
-            schedule = BatchSchedule(count: train.count, globalBatch: options.batchSize, worldSize: p,
-                                     rank: communicator.rank, seed: options.seed)
+        if options.resume != nil { try takeCheckpoint(checkpoint) }
+        schedule = train.map {
+            BatchSchedule(count: $0.count, globalBatch: options.batchSize, worldSize: p, rank: communicator.rank,
+                          seed: options.seed)
         }
         try comm.broadcast(replica.store.values, root: 0)
     }
 
-    deinit { exchange?.stop() }
+    deinit { exchange.stop() }
 
-    static func loadData(_ o: TrainingOptions) throws -> (ImageDataset?, ImageDataset?) {
+    /// Rank 0 read the checkpoint; every rank takes its iteration and momentum from
+    /// rank 0 (the weights follow with the initial broadcast).
+    private func takeCheckpoint(_ checkpoint: WeightFile?) throws {
+        var position = [UInt8](repeating: 0, count: 8)
+        if let c = checkpoint {
+            _ = replica.store.values.update(from: c.values)
+            _ = optimizer.velocity.update(from: c.momentum!)
+            position = withUnsafeBytes(of: UInt64(c.header.iteration).littleEndian) { Array($0) }
+        }
+        try comm.broadcast(bytes: &position, root: 0)
+        startIteration = Int(position.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
+        try comm.broadcast(optimizer.velocity, root: 0)
+    }
+
+    /// The training and test sets of the run; none for a model that does not compute.
+    static func loadData(_ o: TrainingOptions) throws -> (train: Dataset?, test: Dataset?) {
         guard o.model.computes else { return (nil, nil) }
         switch o.dataset {
         case .fashionMNIST:
             let prep = Preprocessing(size: o.inputSize, channels: 3)
-            let train = try FashionMNIST.load(directory: o.dataDirectory, split: .train, limit: o.trainLimit, preprocessing: prep)
-            let test = try FashionMNIST.load(directory: o.dataDirectory, split: .test, limit: o.testLimit, preprocessing: prep)
-            if train.count < o.batchSize {
-                throw TrainingError.badInput("--batch-size \(o.batchSize) is larger than the \(train.count) training images")
-            }
-            return (train, test)
+            return (try FashionMNIST.load(directory: o.dataDirectory, split: .train, limit: o.trainLimit, preprocessing: prep),
+                    try FashionMNIST.load(directory: o.dataDirectory, split: .test, limit: o.testLimit, preprocessing: prep))
         case .synthetic:
-            let n = o.trainLimit ?? 4096
-            let train = try SyntheticDataset.make(count: n, classes: o.classes, channels: 3, size: o.inputSize, seed: o.seed)
-            let test = try SyntheticDataset.make(count: o.testLimit ?? 1024, classes: o.classes, channels: 3,
-                                                 size: o.inputSize, seed: o.seed &+ 1)
-            if n < o.batchSize { throw TrainingError.badInput("--batch-size \(o.batchSize) is larger than the \(n) training images") }
-            return (train, test)
+            return (try SyntheticDataset.make(count: o.trainLimit ?? 4096, classes: o.classes, channels: 3,
+                                              size: o.inputSize, seed: o.seed),
+                    try SyntheticDataset.make(count: o.testLimit ?? 1024, classes: o.classes, channels: 3,
+                                              size: o.inputSize, seed: o.seed &+ 1))
         }
     }
 

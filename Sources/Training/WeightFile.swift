@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// Saved parameters (and, in a checkpoint, the optimizer's momentum): a fixed

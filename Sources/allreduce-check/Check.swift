@@ -2,7 +2,9 @@
 // call, slowest rank's time, median over calls) and checks it: the sum against
 // an independently recomputed reference, against native MPI_Allreduce, the same
 // bits on every rank and on every call, and the counted bytes against the formula.
+import Basics
 import Collectives
+import Topology
 
 /// Buffers for one data mode, allocated once and shared by every algorithm.
 final class Workspace {
@@ -55,10 +57,7 @@ struct CheckResult {
     var failures: [String] = []
 
     var medianSeconds: Double {
-        let sorted = seconds.sorted()
-        guard !sorted.isEmpty else { return 0 }
-        let mid = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+        median(seconds) ?? 0
     }
 }
 
@@ -167,7 +166,7 @@ private func judge(_ result: inout CheckResult, countersVary: Bool, comm: Commun
     if countersVary { result.failures.append("\(name): counted traffic differs between calls") }
     guard result.algorithm.bytesAreCounted else { return }
     for r in 0..<p {
-        guard let expected = result.algorithm.expectedBytes(rank: r, ranks: p, count: result.count) else { continue }
+        guard let expected = result.algorithm.countedBytes(rank: r, ranks: p, count: result.count) else { continue }
         let sent = Int(result.perRank[r][0])
         let received = Int(result.perRank[r][1])
         if sent != expected.sent || received != expected.received {

@@ -1,6 +1,7 @@
 // Command-line options of allreduce-check (hand-parsed: this tool depends only
 // on Collectives, so it stays small and quick to build for the tests).
 import Collectives
+import Topology
 
 struct Options {
     var count = 100_003

@@ -1,6 +1,7 @@
 // Output of allreduce-check: a JSON line per (algorithm, mode) for scripts and
 // tests, or a plain table for people.
 import Collectives
+import Topology
 
 enum Report {
     /// Bus bandwidth as NCCL defines it for allreduce: 2 (p-1)/p N / t, the rate

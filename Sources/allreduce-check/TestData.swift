@@ -1,5 +1,7 @@
 // Deterministic per-rank inputs whose sum over ranks every rank can recompute
 // on its own, independently of any allreduce.
+import Basics
+
 
 /// How the inputs are chosen.
 enum DataMode: String, CaseIterable {
@@ -16,11 +18,8 @@ enum DataMode: String, CaseIterable {
 /// SplitMix64 of (rank, index): the generator every rank can evaluate for every other rank.
 @inline(__always)
 func mix(_ rank: Int, _ index: Int, _ salt: UInt64) -> UInt64 {
-    var z = UInt64(truncatingIfNeeded: rank) &* 0x9E37_79B9_7F4A_7C15
-        &+ UInt64(truncatingIfNeeded: index) &* 0xBF58_476D_1CE4_E5B9 &+ salt
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
+    SplitMix64.mix(UInt64(truncatingIfNeeded: rank) &* SplitMix64.golden
+                   &+ UInt64(truncatingIfNeeded: index) &* 0xBF58_476D_1CE4_E5B9 &+ salt)
 }
 
 /// The exact-mode integer numerator in [-1000, 1000].
@@ -81,11 +80,9 @@ func referenceErrors(_ result: UnsafeMutableBufferPointer<Float>, mode: DataMode
 
 /// FNV-1a over the bit patterns: equal hashes on all ranks = identical results.
 func bitHash(_ buffer: UnsafeMutableBufferPointer<Float>) -> UInt64 {
-    var h: UInt64 = 0xCBF2_9CE4_8422_2325
-    for x in buffer {
-        h = (h ^ UInt64(x.bitPattern)) &* 0x0000_0100_0000_01B3
-    }
-    return h
+    var h = FNV1a()
+    for x in buffer { h.combine(UInt64(x.bitPattern)) }
+    return h.value
 }
 
 func maxAbsDifference(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeMutableBufferPointer<Float>) -> Double {

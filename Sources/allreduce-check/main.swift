@@ -5,6 +5,7 @@
 //
 //   mpirun -np 4 allreduce-check --count 1248424 --algorithms tree,ring,mpi,ps --json
 import Collectives
+import Topology
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CAllocator
 import Foundation
+import NeuralNet
 import Training
 
 struct Bench: ParsableCommand {
@@ -10,14 +11,15 @@ struct Bench: ParsableCommand {
     @Option(help: "Models, comma-separated: v1.0, v1.1, alexnet.") var models: String = "v1.0,v1.1,alexnet"
     @Option(help: "Batch sizes, comma-separated.") var batches: String = "16,32"
     @Option(help: "OpenBLAS thread counts, comma-separated.") var threads: String = "1,2"
-    @Option(help: "Input size in pixels (AlexNet uses 227 when this is 224, as Caffe does).") var inputSize: Int = 224
+    @Option(help: "Input size in pixels (default: each model's native size, 224 for SqueezeNet, 227 for AlexNet).")
+    var inputSize: Int?
     @Option(help: "Timed iterations per configuration (the median is reported).") var iterations: Int = 5
     @Option(help: "Untimed warm-up iterations.") var warmup: Int = 2
     @Option(help: "Also write every result as JSON to this file.") var json: String?
     @Flag(help: "Print the per-layer table of each configuration.") var layers = false
 
     func run() throws {
-        guard iterations >= 1, warmup >= 0, inputSize > 0 else { fail("--iterations must be >= 1, --warmup >= 0, --input-size > 0") }
+        guard iterations >= 1, warmup >= 0, (inputSize ?? 1) > 0 else { fail("--iterations must be >= 1, --warmup >= 0, --input-size > 0") }
         let ints = { (s: String, name: String) -> [Int] in
             let v = s.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             if v.isEmpty || v.contains(where: { $0 <= 0 }) { fail("--\(name) must be a comma-separated list of positive integers") }
@@ -28,7 +30,10 @@ struct Bench: ParsableCommand {
         for model in models.split(separator: ",").map(String.init) {
             for batch in ints(batches, "batches") {
                 for t in ints(threads, "threads") {
-                    let size = model == "alexnet" && inputSize == 224 ? 227 : inputSize
+                    guard let kind = ModelKind(rawValue: model), kind.computes else {
+                        fail("--models: unknown model '\(model)' (\(ModelKind.allCases.filter(\.computes).map(\.rawValue).joined(separator: ", ")))")
+                    }
+                    let size = inputSize ?? kind.architecture.nativeInputSize
                     let r: Benchmark.Result
                     let counter = Benchmark.AllocationCounter(start: { malloc_count_start() }, stop: {
                         var bytes: Int64 = 0

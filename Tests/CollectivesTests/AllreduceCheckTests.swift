@@ -3,6 +3,7 @@
 // the same bits on every rank, agreement with native MPI_Allreduce, and counted
 // bytes equal to the formulas exactly.
 import Collectives
+import Topology
 import XCTest
 
 final class AllreduceCheckTests: XCTestCase {

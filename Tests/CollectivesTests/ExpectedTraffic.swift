@@ -1,6 +1,6 @@
 // The traffic each algorithm must produce, derived here from the schedules as
 // documented in docs/collectives.md, independently of the library's own
-// `expectedBytes`, so the counters are checked against a second derivation.
+// `countedBytes`, so the counters are checked against a second derivation.
 
 /// Bytes and messages one rank sends and receives in one allreduce.
 struct Traffic: Equatable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import Basics
 import NeuralNet
 import XCTest
 
@@ -20,7 +21,7 @@ struct GradientCheck {
     @discardableResult
     func check(_ layer: Layer, store: ParameterStore, input x: Tensor, training: Bool = true,
                file: StaticString = #filePath, line: UInt = #line) -> Double {
-        var rng = SeededGenerator(seed: 99)
+        var rng = SplitMix64(seed: 99)
         let y = layer.forward(x, training: training)
         let r = (0..<y.count).map { _ in rng.nextUnitFloat() * 2 - 1 }
         let dy = Tensor(y.shape, values: r)
@@ -69,7 +70,7 @@ struct GradientCheck {
 /// 0.05 from zero, with random signs: a finite difference with h < 1/count crosses
 /// no ReLU kink and changes no max-pool winner.
 func wellSeparatedTensor(_ shape: Shape, seed: UInt64 = 7) -> Tensor {
-    var rng = SeededGenerator(seed: seed)
+    var rng = SplitMix64(seed: seed)
     var ranks = Array(0..<shape.count)
     ranks.shuffle(using: &rng)
     let step = 2 / Float(shape.count)
@@ -81,14 +82,14 @@ func wellSeparatedTensor(_ shape: Shape, seed: UInt64 = 7) -> Tensor {
 
 /// Normal-ish random values for smooth or linear layers.
 func randomTensor(_ shape: Shape, seed: UInt64 = 3) -> Tensor {
-    var rng = SeededGenerator(seed: seed)
+    var rng = SplitMix64(seed: seed)
     return Tensor(shape, values: (0..<shape.count).map { _ in rng.nextUnitFloat() * 2 - 1 })
 }
 
 /// Parameters uniform in +-0.5 from a seed: layers under test need values of order 1.
 func randomizeParameters(_ store: ParameterStore, seed: UInt64 = 5) {
     store.allocate()
-    var rng = SeededGenerator(seed: seed)
+    var rng = SplitMix64(seed: seed)
     for i in 0..<store.count { store.values[i] = (rng.nextUnitFloat() * 2 - 1) * 0.5 }
 }
 
@@ -98,7 +99,7 @@ func randomizeParameters(_ store: ParameterStore, seed: UInt64 = 5) {
 /// the derivative and is skipped, as Caffe's GradientChecker skips kinks.
 /// Errors are |fd - analytic| / max|analytic| of the entry's tensor.
 func wholeNetworkGradientCheck(_ net: Network, input x: Tensor, labels: [Int32], h: Float,
-                               rng: inout SeededGenerator) -> (errors: [(Double, String)], skipped: Int) {
+                               rng: inout SplitMix64) -> (errors: [(Double, String)], skipped: Int) {
     let store = net.store
     let loss = SoftmaxCrossEntropy(batch: x.shape.n, classes: net.classes)
     func value() -> (Double, UInt64) {

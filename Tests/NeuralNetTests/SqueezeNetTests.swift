@@ -1,3 +1,4 @@
+import Basics
 import NeuralNet
 import XCTest
 
@@ -65,7 +66,7 @@ final class SqueezeNetTests: XCTestCase {
     func testWholeV11NetworkGradientByFiniteDifferences() {
         let net = SqueezeNet.make(.v1_1, classes: 5, inputChannels: 1, inputSize: 33, batch: 2, dropout: 0, seed: 3)
         let store = net.store
-        var rng = SeededGenerator(seed: 8)
+        var rng = SplitMix64(seed: 8)
         for ref in store.refs where ref.name.hasSuffix("bias") {
             for i in 0..<ref.count { store.value(ref)[i] = rng.nextUnitFloat() * 0.1 }
         }

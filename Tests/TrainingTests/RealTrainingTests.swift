@@ -50,8 +50,10 @@ final class RealTrainingTests: XCTestCase {
 
     func testBadFlagsAreOneLineErrors() throws {
         for (args, message) in [(["--batch-size", "0"], "--batch-size must be positive"),
-                                (["--model", "resnet"], "--model must be one of"),
-                                (["--allreduce", "butterfly"], "--allreduce must be one of"),
+                                (["--model", "resnet"], "'resnet' is invalid for '--model <name>'. Please provide one of 'v1.0', 'v1.1', 'alexnet'"),
+                                (["--allreduce", "butterfly"], "'butterfly' is invalid for '--allreduce <algorithm>'. Please provide one of 'tree', 'ring', 'mpi' or 'ps'"),
+                                (["--iterations", "5", "--epochs", "1"], "give --iterations or --epochs, not both"),
+                                (["--epochs=-1"], "--epochs must be positive"),
                                 (["--base-lr=-1"], "--base-lr must be a positive number"),
                                 (["--iterations=-5"], "--iterations must be positive"),
                                 (["--input-size", "16"], "too small for SqueezeNet"),

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NeuralNet
 import TestSupport
@@ -17,7 +18,7 @@ final class ReferenceFormatTests: XCTestCase {
     func makeFolder(_ dir: URL) throws {
         let net = SqueezeNet.make(.v1_1, classes: 7, inputSize: 40, batch: 2, dropout: 0, seed: 5)
         let store = net.store
-        var rng = SeededGenerator(seed: 2)
+        var rng = SplitMix64(seed: 2)
         let input = (0..<net.inputShape.count).map { _ in rng.nextUnitFloat() * 2 - 1 }
         let labels: [Int32] = [3, 6]
         var tensors: [[String: Any]] = []

@@ -1,5 +1,6 @@
 // Report as Markdown (for people: MB, ms, %) and CSV (for tools: bytes, seconds).
 import Foundation
+import Topology
 
 extension Report {
     /// The comparison table, the ratio table (when both models are present) and
@@ -10,7 +11,7 @@ extension Report {
             + "median over iterations; the first (warm-up) iteration is skipped when there are more than 2."]
         if rows.contains(where: { $0.bytesSource != .measured }) {
             notes.append("Bytes marked \"modelled\" were not counted on the wire (native MPI_Allreduce): "
-                + CommunicationModel.mpiAssumption + ".")
+                + AllreduceAlgorithm.mpiAssumption + ".")
         }
         for row in rows where row.isIncomplete {
             notes.append("\(row.model) \(row.algorithm) x\(row.worldSize): only \(row.records) records for "

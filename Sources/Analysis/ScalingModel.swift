@@ -1,6 +1,7 @@
 // Weak-scaling prediction from one measured iteration time and the alpha-beta
 // communication model: each worker keeps its batch b, so the global batch is p b.
 import Foundation
+import Topology
 
 /// One point of a predicted scaling curve.
 public struct ScalingPoint: Equatable, Sendable {
@@ -30,14 +31,14 @@ public struct ScalingModel: Sendable {
     public var perWorkerBatch: Int
     /// N, bytes of one gradient exchange.
     public var gradientBytes: Int
-    public var algorithm: CommunicationModel.Algorithm
+    public var algorithm: AllreduceAlgorithm
     public var network: NetworkPreset
 
     /// p = 1, 2, 4, ..., 1024.
     public static let defaultWorkerCounts: [Int] = (0...10).map { 1 << $0 }
 
     public init(computeSeconds: Double, perWorkerBatch: Int, gradientBytes: Int,
-                algorithm: CommunicationModel.Algorithm, network: NetworkPreset) {
+                algorithm: AllreduceAlgorithm, network: NetworkPreset) {
         self.computeSeconds = computeSeconds
         self.perWorkerBatch = perWorkerBatch
         self.gradientBytes = gradientBytes
@@ -73,7 +74,7 @@ public struct ScalingModel: Sendable {
         var text = "Weak scaling, modelled: \(algorithm.rawValue) allreduce of \(Format.megabytes(Double(gradientBytes)))"
         text += ", compute \(Format.milliseconds(computeSeconds)) per iteration at \(perWorkerBatch) images per worker"
         text += "; network \(network.assumption)"
-        if algorithm == .mpi { text += "; MPI " + CommunicationModel.mpiAssumption }
+        if algorithm == .mpi { text += "; MPI " + AllreduceAlgorithm.mpiAssumption }
         text += ".\n\n"
         return text + table(workers: workers, human: true).markdown()
     }

@@ -1,7 +1,10 @@
 // Measured runs set against the alpha-beta cost model: per-row modelled comm
 // seconds and the model's error, and weak-scaling curves to 1024 workers with
 // the measured points beside them. Every figure is labelled measured or modelled.
+import Basics
 import Foundation
+import Metrics
+import Topology
 
 /// One measured (model, algorithm, world size) row next to the model's comm seconds on one network.
 public struct ModelCheckRow: Equatable, Sendable {
@@ -48,7 +51,7 @@ public struct ScalingComparison: Equatable, Sendable {
 /// The scaling curve of one model and algorithm on one network.
 public struct ScalingSeries: Sendable {
     public var model: String
-    public var algorithm: CommunicationModel.Algorithm
+    public var algorithm: AllreduceAlgorithm
     public var network: NetworkPreset
     public var gradientBytes: Int
     public var compute: ComputeReference
@@ -81,7 +84,7 @@ public struct CommunicationAnalysis: Sendable {
         var result: [ModelCheckRow] = []
         for network in networks {
             for row in report.rows {
-                let algorithm = CommunicationModel.Algorithm(rawValue: row.algorithm)
+                let algorithm = AllreduceAlgorithm(rawValue: row.algorithm)
                 let modelled = algorithm.map {
                     CommunicationModel.criticalPathSeconds($0, worldSize: row.worldSize,
                                                            gradientBytes: row.gradientBytes, network: network)
@@ -124,7 +127,7 @@ public struct CommunicationAnalysis: Sendable {
                     + "\(Format.milliseconds(worst.modelledCommSeconds!))).\n"
             }
             if rows.contains(where: { $0.algorithm == "mpi" }) {
-                text += "\nmpi rows: the model is " + CommunicationModel.mpiAssumption + ".\n"
+                text += "\nmpi rows: the model is " + AllreduceAlgorithm.mpiAssumption + ".\n"
             }
             text += "\n"
         }
@@ -163,7 +166,7 @@ public struct CommunicationAnalysis: Sendable {
         let rows = report.rows.filter { $0.model == model }
         guard let p = rows.map(\.worldSize).min() else { return nil }
         let batches = records.filter { $0.model == model && $0.worldSize == p }.map { Double($0.batchSize) }
-        return (p, rows.filter { $0.worldSize == p }, Int(median(batches)))
+        return (p, rows.filter { $0.worldSize == p }, Int(median(batches) ?? 0))
     }
 
     /// Single-worker compute of `model`: the override, else the measured non-comm
@@ -176,7 +179,7 @@ public struct CommunicationAnalysis: Sendable {
                                     source: "given with --compute-seconds; not measured")
         }
         if let run = run, run.batch > 0, !model.lowercased().contains("payload") {
-            let seconds = median(run.rows.map { max($0.iterationSeconds - $0.commSeconds, 0) })
+            let seconds = median(run.rows.map { max($0.iterationSeconds - $0.commSeconds, 0) }) ?? 0
             let at = run.worldSize == 1 ? "1 worker" : "\(run.worldSize) workers (no 1-worker run)"
             return ComputeReference(seconds: seconds, perWorkerBatch: run.batch,
                                     source: "measured: \(model) iteration minus comm at \(at)")
@@ -202,11 +205,11 @@ public struct CommunicationAnalysis: Sendable {
                 let gradientBytes = rows.map(\.gradientBytes).max()!
                 let single = rows.filter { $0.worldSize == 1 }
                 let measuredSingleThroughput: Double? = single.isEmpty ? nil : {
-                    let t = median(single.map(\.iterationSeconds))
+                    let t = median(single.map(\.iterationSeconds)) ?? 0
                     return compute.perWorkerBatch > 0 && t > 0 && !compute.source.hasPrefix("borrowed")
                         ? Double(compute.perWorkerBatch) / t : nil
                 }()
-                for algorithm in CommunicationModel.Algorithm.allCases {
+                for algorithm in AllreduceAlgorithm.allCases {
                     let sm = ScalingModel(computeSeconds: compute.seconds, perWorkerBatch: compute.perWorkerBatch,
                                           gradientBytes: gradientBytes, algorithm: algorithm, network: network)
                     let counts = Array(Set(workerCounts + rows.map(\.worldSize))).sorted()
@@ -215,8 +218,8 @@ public struct CommunicationAnalysis: Sendable {
                         var c = ScalingComparison(modelled: pt)
                         let measured = rows.filter { $0.worldSize == p && (p == 1 || $0.algorithm == algorithm.rawValue) }
                         guard !measured.isEmpty else { return c }
-                        let comm = median(measured.map(\.commSeconds))
-                        let iteration = median(measured.map(\.iterationSeconds))
+                        let comm = median(measured.map(\.commSeconds)) ?? 0
+                        let iteration = median(measured.map(\.iterationSeconds)) ?? 0
                         c.measuredCommSeconds = comm
                         c.measuredIterationSeconds = iteration
                         c.commError = pt.commSeconds > 0 ? comm / pt.commSeconds - 1 : nil
@@ -245,7 +248,7 @@ public struct CommunicationAnalysis: Sendable {
             text += "Gradient \(Format.megabytes(Double(s.gradientBytes))); compute \(Format.milliseconds(s.compute.seconds)) "
                 + "per iteration at \(s.compute.perWorkerBatch) images per worker (\(s.compute.source)); "
                 + "network \(s.network.assumption)"
-            if s.algorithm == .mpi { text += "; mpi " + CommunicationModel.mpiAssumption }
+            if s.algorithm == .mpi { text += "; mpi " + AllreduceAlgorithm.mpiAssumption }
             text += ".\n\n"
             let rows = s.points.map { c -> [String] in
                 let m = c.modelled

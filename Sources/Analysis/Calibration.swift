@@ -2,7 +2,9 @@
 // t(n)/2 = alpha + n beta, fitted by least squares over the measured sizes.
 // The timing loop is in Collectives (PingPong.swift); this file only fits, stores
 // and renders, so it needs no MPI.
+import Basics
 import Foundation
+import Metrics
 
 /// One message size of a ping-pong: the median round trip over its repetitions.
 public struct PingPongPoint: Codable, Equatable, Sendable {
@@ -26,7 +28,7 @@ public struct PingPongPoint: Codable, Equatable, Sendable {
     public init(bytes: Int, roundTrips: [Double]) {
         precondition(!roundTrips.isEmpty, "no round trips for \(bytes) bytes")
         self.init(bytes: bytes, repetitions: roundTrips.count,
-                  medianRoundTripSeconds: median(roundTrips), minRoundTripSeconds: roundTrips.min()!)
+                  medianRoundTripSeconds: median(roundTrips) ?? 0, minRoundTripSeconds: roundTrips.min()!)
     }
 
     /// One-way time, t(n)/2 (measured).

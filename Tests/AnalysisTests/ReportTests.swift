@@ -1,4 +1,6 @@
+import Analysis
 import Metrics
+import Topology
 import XCTest
 
 /// Records for one run: `times[i][r]` = (comm, compute, iteration) seconds of rank r at iteration i.
@@ -123,7 +125,7 @@ final class ReportTests: XCTestCase {
         let markdown = report.markdown()
         XCTAssertTrue(markdown.contains("| mpi | 2 |"), markdown)
         XCTAssertTrue(markdown.contains("| modelled |"), markdown)
-        XCTAssertTrue(markdown.contains(CommunicationModel.mpiAssumption), markdown)
+        XCTAssertTrue(markdown.contains(AllreduceAlgorithm.mpiAssumption), markdown)
         XCTAssertTrue(report.csv().contains(",modelled,"))
     }
 

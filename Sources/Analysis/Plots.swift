@@ -1,6 +1,7 @@
 // Data files and a gnuplot script for the communication figures. The library
 // only produces text; the sweep script runs gnuplot on it (PNG and SVG).
 import Foundation
+import Topology
 
 extension CommunicationAnalysis {
     /// File name -> contents: one whitespace-separated `.dat` per series and
@@ -10,7 +11,7 @@ extension CommunicationAnalysis {
     /// speedup as points) as .png and .svg.
     public func plotFiles() -> [String: String] {
         var files: [String: String] = [:]
-        let algorithms = CommunicationModel.Algorithm.allCases
+        let algorithms = AllreduceAlgorithm.allCases
         func slug(_ s: String) -> String {
             String(s.map { $0.isLetter || $0.isNumber ? $0 : "_" })
         }

@@ -1,7 +1,10 @@
 // Comparison of runs from their metrics.jsonl records: one row per
 // (model, algorithm, world size), and AlexNet/SqueezeNet ratios.
 // Rendering (Markdown, CSV) is in ReportRendering.swift.
+import Basics
 import Foundation
+import Metrics
+import Topology
 
 /// Whether a row's byte figures were counted at send/receive or modelled.
 public enum BytesSource: String, Equatable, Sendable {
@@ -95,10 +98,10 @@ public struct Report: Sendable {
         let count = iterations.count
         if iterations.count > 2 { iterations.removeFirst() }  // warm-up
         func timing(_ value: (IterationRecord) -> Double) -> Double {
-            median(iterations.map { byIteration[$0]!.map(value).max()! })
+            (median(iterations.map { byIteration[$0]!.map(value).max()! }) ?? 0)
         }
         func leastTiming(_ value: (IterationRecord) -> Double) -> Double {
-            median(iterations.map { byIteration[$0]!.map(value).min()! })
+            (median(iterations.map { byIteration[$0]!.map(value).min()! }) ?? 0)
         }
         let n = Double(records.count)
         let comm = timing(\.commSeconds)
@@ -106,7 +109,7 @@ public struct Report: Sendable {
         let withExposed = records.filter { $0.exposedCommSeconds != nil }
         let counted = records.filter(\.bytesCounted).count
         let gradientBytes = records.map(\.gradientBytes).max()!
-        let known = CommunicationModel.Algorithm(rawValue: key.algorithm)
+        let known = AllreduceAlgorithm(rawValue: key.algorithm)
         return ReportRow(
             model: key.model, algorithm: key.algorithm, worldSize: key.worldSize,
             parameters: records.map(\.parameters).max()!, gradientBytes: gradientBytes,
@@ -124,7 +127,7 @@ public struct Report: Sendable {
             commShare: iteration > 0 ? comm / iteration : nil,
             bytesSource: counted == records.count ? .measured : (counted == 0 ? .modelled : .mixed),
             modelledMeanBytesSentPerRank: known.map {
-                CommunicationModel.totalBytesSent($0, worldSize: key.worldSize, gradientBytes: gradientBytes)
+                $0.totalBytesSent(ranks: key.worldSize, gradientBytes: gradientBytes)
                     / Double(key.worldSize)
             })
     }
@@ -158,9 +161,3 @@ public struct Report: Sendable {
     }
 }
 
-/// Median; the mean of the middle two for an even count; 0 for none.
-func median(_ values: [Double]) -> Double {
-    guard !values.isEmpty else { return 0 }
-    let sorted = values.sorted(), mid = sorted.count / 2
-    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}

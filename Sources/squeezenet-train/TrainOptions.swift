@@ -1,0 +1,115 @@
+import ArgumentParser
+import Datasets
+import NeuralNet
+import Topology
+import Training
+
+// The training options, grouped as `train --help` shows them. Every default is
+// `TrainingOptions.defaults`'s: declared once, in the library.
+
+extension ModelKind: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument) }
+    public static var allValueStrings: [String] { ModelRegistry.all.map(\.name) }
+}
+extension AllreduceAlgorithm: ExpressibleByArgument {}
+extension DatasetKind: ExpressibleByArgument {}
+extension LRPolicyName: ExpressibleByArgument {}
+extension ConvInit: ExpressibleByArgument {}
+
+private let defaults = TrainingOptions.defaults
+
+struct ModelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Model: \(ModelRegistry.all.map { "\($0.name) (\($0.summary))" }.joined(separator: ", ")).",
+                               valueName: "name"))
+    var model: ModelKind = defaults.model
+    @Option(help: "Number of classes (10 for fashion-mnist).") var classes: Int = defaults.classes
+    @Option(help: "Square input size in pixels (Fashion-MNIST's 28x28 images are resized to it). Default: \(defaults.inputSize) for training, the model's native size for --summary.")
+    var inputSize: Int?
+    @Option(help: "Convolution weight filler: xavier (Caffe's prototxt) or kaiming (torchvision).")
+    var weightInit: ConvInit = defaults.convInit
+    @Option(help: "Initial classifier bias (SqueezeNet's conv10; Caffe: 0); positive keeps class outputs alive behind conv10's ReLU at the start.")
+    var classifierBias: Double = defaults.classifierBias
+    @Option(help: "Standard deviation of the initial classifier weights (Caffe, torchvision: 0.01; 0: zeros).")
+    var classifierStd: Double = defaults.classifierStd
+    @Option(help: "Dropout probability (SqueezeNet: before conv10).") var dropout: Double = defaults.dropout
+    @Flag(help: "Print the model's per-layer table and parameter count, then exit.") var summary = false
+
+    func apply(to o: inout TrainingOptions) {
+        o.model = model; o.classes = classes; o.inputSize = inputSize ?? defaults.inputSize; o.convInit = weightInit
+        o.classifierBias = classifierBias; o.classifierStd = classifierStd; o.dropout = dropout
+    }
+}
+
+struct DataOptions: ParsableArguments {
+    @Option(help: "Dataset: fashion-mnist or synthetic.") var dataset: DatasetKind = defaults.dataset
+    @Option(help: "Folder with the Fashion-MNIST IDX .gz files.") var dataDir: String = defaults.dataDirectory
+    @Option(help: "Use only the first N training images.") var trainLimit: Int?
+    @Option(help: "Use only the first N test images for evaluation.") var testLimit: Int?
+    @Flag(help: "Mirror training images left-right at random (Caffe's mirror: true).") var mirror = defaults.augmentation.mirror
+    @Option(help: "Translate training images at random by up to N pixels in x and y (background fill).")
+    var maxShift: Int = defaults.augmentation.maxShift
+
+    func apply(to o: inout TrainingOptions) {
+        o.dataset = dataset; o.dataDirectory = dataDir; o.trainLimit = trainLimit; o.testLimit = testLimit
+        o.augmentation = Augmentation(mirror: mirror, maxShift: maxShift)
+    }
+}
+
+struct OptimizerOptions: ParsableArguments {
+    @Option(help: "Global batch size, split evenly across the ranks.") var batchSize: Int = defaults.batchSize
+    @Option(help: "Iterations (global steps) to train (default \(defaults.iterations)).") var iterations: Int?
+    @Option(help: "Epochs over the training set instead of --iterations (the last incomplete batch of an epoch is dropped).")
+    var epochs: Double?
+    @Option(help: "Base learning rate.") var baseLR: Double = defaults.baseLR
+    @Option(help: "Momentum.") var momentum: Double = defaults.momentum
+    @Option(help: "L2 weight decay (Caffe: added to the gradient).") var weightDecay: Double = defaults.weightDecay
+    @Option(help: "Learning-rate policy: poly, fixed or step.") var lrPolicy: LRPolicyName = defaults.lrPolicy
+    @Option(help: "Exponent of the poly policy.") var power: Double = defaults.power
+    @Option(help: "Iterations between decays of the step policy.") var stepSize: Int = defaults.stepSize
+    @Option(help: "Decay factor of the step policy.") var gamma: Double = defaults.gamma
+    @Option(help: "Ramp the learning rate up linearly over the first N iterations (default: 300, or a quarter of a shorter run); without it early steps kill class outputs behind the ReLU after conv10.")
+    var warmupIterations: Int?
+    @Option(help: "Random seed (initial weights, data order, dropout, augmentation).") var seed: UInt64 = defaults.seed
+    @Option(help: "Scale the averaged gradient down to this L2 norm when it is larger (Caffe's clip_gradients; 0: off).")
+    var clipGradientNorm: Double = defaults.clipGradientNorm
+    @Option(help: "Learning-rate multiplier of the classifier (SqueezeNet's conv10; Caffe's lr_mult); 1: the same rate as the rest.")
+    var classifierLRMult: Double = defaults.classifierLRMult
+
+    func validate() throws {
+        if iterations != nil && epochs != nil { throw ValidationError("give --iterations or --epochs, not both") }
+    }
+
+    func apply(to o: inout TrainingOptions) {
+        o.batchSize = batchSize; o.iterations = iterations ?? defaults.iterations; o.epochs = epochs
+        o.baseLR = baseLR; o.momentum = momentum; o.weightDecay = weightDecay; o.lrPolicy = lrPolicy
+        o.power = power; o.stepSize = stepSize; o.gamma = gamma; o.warmupIterations = warmupIterations
+        o.seed = seed; o.clipGradientNorm = clipGradientNorm; o.classifierLRMult = classifierLRMult
+    }
+}
+
+struct ExchangeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Gradient allreduce: \(AllreduceAlgorithm.allCases.map { "\($0.rawValue) (\($0.summary))" }.joined(separator: ", ")).",
+                               valueName: "algorithm"))
+    var allreduce: AllreduceAlgorithm = defaults.allreduce
+    @Option(help: "Exchange gradients in buckets of this many MB while backward runs (0: one exchange after backward).")
+    var bucketMB: Double = defaults.bucketMB
+
+    func apply(to o: inout TrainingOptions) { o.allreduce = allreduce; o.bucketMB = bucketMB }
+}
+
+struct OutputOptions: ParsableArguments {
+    @Option(help: "Folder for metrics.jsonl, weights.bin and checkpoints (written by rank 0).") var output: String?
+    @Option(help: "Print progress and write metrics every N iterations.") var logEvery: Int = defaults.logEvery
+    @Option(help: "Evaluate on the test set every N iterations (0: only at the end).") var evalEvery: Int = defaults.evalEvery
+    @Option(help: "Write a checkpoint every N iterations (0: only at the end); needs --output.")
+    var checkpointEvery: Int = defaults.checkpointEvery
+    @Option(help: "Number of checkpoints to keep (0: all).") var keepCheckpoints: Int = defaults.keepCheckpoints
+    @Option(help: "Resume from a checkpoint file, or 'latest' (newest in --output).") var resume: String?
+    @Option(help: "Write a Chrome trace (JSON; open in Perfetto or chrome://tracing) of every rank's phases to FILE.")
+    var trace: String?
+
+    func apply(to o: inout TrainingOptions) {
+        o.outputDirectory = output; o.logEvery = logEvery; o.evalEvery = evalEvery
+        o.checkpointEvery = checkpointEvery; o.keepCheckpoints = keepCheckpoints; o.resume = resume; o.trace = trace
+    }
+}
