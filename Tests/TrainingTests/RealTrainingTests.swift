@@ -8,12 +8,15 @@ final class RealTrainingTests: XCTestCase {
     let binary = TestPaths.executable("squeezenet-train").path
 
     /// SqueezeNet v1.1 on 3,000 training images for 240 iterations of 32 (2.5 epochs,
-    /// base-lr 0.005 as DESIGN.md found v1.1 needs) must reach at least 30% top-1 on
+    /// base-lr 0.005 as DESIGN.md found v1.1 needs) must reach at least 50% top-1 on
     /// 1,000 test images. Chance is 10%; a network whose gradients were wrong or whose
     /// outputs all died stays near 10%, while this run (seed 42, the default) reaches 57-63% (61.4%
     /// before the vectorized bias-gradient sums, 57.1% after: same gradients to rounding,
     /// another trajectory; 63.1% with conv10's bias at 0.5 and clipping at 5, 60.7% with conv10
-    /// at 0.1 of the rate too: the defaults since). Whether single class outputs die behind conv10's ReLU in so
+    /// at 0.1 of the rate too: the defaults since; 60.7% in two runs of this build: deterministic).
+    /// The floor of 50% leaves 7 points below the lowest of those for a trajectory moved by
+    /// rounding, while a network that learns but 10 or more points worse fails (30% let a
+    /// half-broken one pass). Whether single class outputs die behind conv10's ReLU in so
     /// short a run depends on the seed and on rounding (seeds 1-11 at this setting: some
     /// class died in 9 of 11 runs with the previous build and 10 of 11 with this one, all
     /// of them in 2 and 3), so the test pins the seed and does not assert that none dies.
@@ -26,7 +29,7 @@ final class RealTrainingTests: XCTestCase {
         let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("test top-1") }
         let accuracy = line.flatMap { Double($0.split(separator: " ")[2].dropLast()) }
         XCTAssertNotNil(accuracy, "no test accuracy in the output")
-        XCTAssertGreaterThan(accuracy ?? 0, 30)
+        XCTAssertGreaterThan(accuracy ?? 0, 50)
     }
 
     func testDivergenceStopsWithTheIteration() throws {
