@@ -25,6 +25,7 @@ public enum ReferenceCheck {
     /// Suggested tolerances from the reference README (max|a-ref| / max|ref| per tensor).
     public static let tolerances: [String: Double] = [
         "activation": 1e-4, "logits": 1e-4, "grad": 1e-4, "loss": 1e-5, "param_after_2_sgd_steps": 1e-5,
+        "update_after_2_sgd_steps": 1e-3,
     ]
 
     struct Manifest: Decodable {
@@ -122,13 +123,22 @@ public enum ReferenceCheck {
         let after = entries("param_after_2_sgd_steps")
         if let sgd = manifest.sgd, !after.isEmpty {
             let optimizer = SGD(parameterCount: store.count, momentum: Float(sgd.momentum), weightDecay: Float(sgd.weight_decay))
+            let before = Array(store.values)
             for step in 0..<sgd.steps {
                 if step > 0 { _ = forwardBackward() }
                 optimizer.step(parameters: store.values, gradients: store.gradients, learningRate: Float(sgd.lr))
             }
             for e in after {
                 guard let ref = store.ref(named: e.name) else { throw TrainingError.badInput("no parameter \(e.name)") }
-                compare(e.name, "param_after_2_sgd_steps", UnsafeBufferPointer(start: store.value(ref), count: ref.count), try load(e))
+                let refAfter = try load(e)
+                compare(e.name, "param_after_2_sgd_steps", UnsafeBufferPointer(start: store.value(ref), count: ref.count), refAfter)
+                // The update itself (w_before - w_after), relative to the update's scale: the weights
+                // move by ~1e-3 of their size, so a wrong update (weight decay dropped) stays inside
+                // the weights' tolerance but not inside the update's.
+                let w0 = before[ref.offset..<(ref.offset + ref.count)], w = store.value(ref)
+                let ours = (0..<ref.count).map { w0[ref.offset + $0] - w[$0] }
+                let theirs = zip(w0, refAfter).map { $0 - $1 }
+                ours.withUnsafeBufferPointer { compare(e.name, "update_after_2_sgd_steps", $0, theirs) }
             }
         }
         let summary = "\(net.name), \(manifest.num_classes) classes, input \(inputShape), \(store.count) parameters"
