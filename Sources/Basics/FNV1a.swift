@@ -7,23 +7,23 @@ public struct FNV1a {
     public static let offsetBasis: UInt64 = 0xCBF2_9CE4_8422_2325
     public static let prime: UInt64 = 0x0000_0100_0000_01B3
 
-    public private(set) var value: UInt64
+    public var value: UInt64
 
-    public init(seed: UInt64 = FNV1a.offsetBasis) { value = seed }
+    @inlinable public init(seed: UInt64 = FNV1a.offsetBasis) { value = seed }
 
     /// One FNV-1a step on a whole value (not byte by byte): for long streams of
     /// small values, such as a ReLU's on/off pattern or a pool's winners.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func combine(_ v: UInt64) { value = (value ^ v) &* FNV1a.prime }
 
     /// FNV-1a over bytes, one step per byte (the standard definition).
-    public mutating func combine<S: Sequence>(bytes: S) where S.Element == UInt8 {
+    @inlinable public mutating func combine<S: Sequence>(bytes: S) where S.Element == UInt8 {
         for b in bytes { combine(UInt64(b)) }
     }
 }
 
 /// FNV-1a of a byte sequence.
-public func fnv1a<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
+@inlinable public func fnv1a<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
     var h = FNV1a()
     h.combine(bytes: bytes)
     return h.value

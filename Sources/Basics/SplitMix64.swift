@@ -5,27 +5,28 @@
 
 /// A tiny seedable generator; `init(seed:keys:)` derives independent streams.
 public struct SplitMix64: RandomNumberGenerator {
-    public private(set) var state: UInt64
+    /// The generator's whole state (public so the small methods below inline across modules).
+    public var state: UInt64
 
     public static let golden: UInt64 = 0x9E37_79B9_7F4A_7C15
 
-    public init(seed: UInt64) { state = seed }
+    @inlinable public init(seed: UInt64) { state = seed }
 
     /// An independent stream from a seed and any number of keys (iteration, rank, ...).
-    public init(seed: UInt64, keys: UInt64...) {
+    @inlinable public init(seed: UInt64, keys: UInt64...) {
         var s = seed
         for k in keys { s = SplitMix64.mix(s ^ (k &+ SplitMix64.golden)) }
         state = s
     }
 
-    public mutating func next() -> UInt64 {
+    @inlinable public mutating func next() -> UInt64 {
         state &+= SplitMix64.golden
         return SplitMix64.mix(state)
     }
 
     /// SplitMix64's output function: a bijective mix of 64 bits. Also a stateless
     /// hash of a counter, for data any rank must evaluate for any other rank.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func mix(_ x: UInt64) -> UInt64 {
         var z = x
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -34,7 +35,7 @@ public struct SplitMix64: RandomNumberGenerator {
     }
 
     /// Uniform in 0..<bound without modulo bias (Lemire's multiply-shift with rejection).
-    public mutating func next(below bound: Int) -> Int {
+    @inlinable public mutating func next(below bound: Int) -> Int {
         precondition(bound > 0)
         let b = UInt64(bound)
         var m = next().multipliedFullWidth(by: b)
@@ -46,7 +47,7 @@ public struct SplitMix64: RandomNumberGenerator {
     }
 
     /// Uniform in [0, 1) with 24 bits of precision (exactly representable in Float).
-    public mutating func nextUnitFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+    @inlinable public mutating func nextUnitFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 
     /// Standard normal by Box-Muller (one value per call; simplicity over speed, used only at init).
     public mutating func nextGaussian() -> Float {

@@ -1,4 +1,4 @@
-// Bytes are counted where they are sent (STYLE.md, habit 7): the point-to-point
+// Bytes are counted where they are sent: the point-to-point
 // wrappers in PointToPoint.swift add to these counters, so tree, ring and
 // parameter-server traffic is measured rather than inferred from a formula.
 // MPI collectives (MPI_Allreduce, MPI_Bcast, MPI_Allgather, MPI_Gatherv) choose

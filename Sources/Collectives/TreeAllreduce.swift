@@ -11,8 +11,8 @@ import Topology
 /// segment of the sum down as soon as it arrives; across hosts the sum of the
 /// first segments travels down while later ones still travel up. The tree, the
 /// bytes on every edge and the order of the additions are FireCaffe's; only the
-/// messages are cut finer (unsegmented, the critical path was 2 log2(p) whole
-/// buffers one after another: 1.43x native MPI_Allreduce at np 8 for SqueezeNet).
+/// messages are cut finer (unsegmented, the critical path is 2 log2(p) whole
+/// buffers one after another; docs/performance.md has the measurements).
 ///
 /// Traffic (N = buffer bytes): a rank with c children and a parent sends and
 /// receives (c + 1) N; rank 0 sends and receives c N; all ranks together send
@@ -39,60 +39,38 @@ public final class TreeAllreduce: GradientAllreduce {
     public init(schedule: Schedule? = nil) { self.schedule = schedule }
     deinit { scratch.release() }
 
-    public func allreduce(_ buffer: UnsafeMutableBufferPointer<Float>, on comm: Communicator) throws {
-        guard comm.size > 1, buffer.count > 0 else { return }
-        let tree = BinomialTree(rank: comm.rank, size: comm.size)
-        let r = comm.rank, parent = tree.parent
-        let childCount = tree.childCount
-        let plan = schedule ?? .automatic(for: comm)
-        let seg = min(plan.segmentElements, buffer.count), segments = (buffer.count + seg - 1) / seg
+    /// One call's view of the buffer: its segments, the tree, and the children's staging slots.
+    private struct Layout {
+        let buffer: UnsafeMutableBufferPointer<Float>
+        let seg: Int, segments: Int
+        let tree: BinomialTree
+        /// Two segments' worth (current and next) per child.
+        let staging: UnsafeMutableBufferPointer<Float>
+
         func segment(_ k: Int) -> UnsafeMutableBufferPointer<Float> {
             UnsafeMutableBufferPointer(rebasing: buffer[(k * seg)..<min((k + 1) * seg, buffer.count)])
         }
-        let staging = scratch.region(max(1, min(segments, 2) * childCount * seg))
         func slot(_ c: Int, _ k: Int) -> UnsafeMutableBufferPointer<Float> {
-            let base = ((k % 2) * childCount + c) * seg
+            let base = ((k % 2) * tree.childCount + c) * seg
             return UnsafeMutableBufferPointer(rebasing: staging[base..<(base + segment(k).count)])
         }
+    }
+
+    public func allreduce(_ buffer: UnsafeMutableBufferPointer<Float>, on comm: Communicator) throws {
+        guard comm.size > 1, buffer.count > 0 else { return }
+        let tree = BinomialTree(rank: comm.rank, size: comm.size)
+        let childCount = tree.childCount
+        let plan = schedule ?? .automatic(for: comm)
+        let seg = min(plan.segmentElements, buffer.count), segments = (buffer.count + seg - 1) / seg
+        let l = Layout(buffer: buffer, seg: seg, segments: segments, tree: tree,
+                       staging: scratch.region(max(1, min(segments, 2) * childCount * seg)))
         if receiving.count != childCount {
             receiving = Array(repeating: 0..<0, count: childCount); next = receiving
         }
         if upSent.count < segments { upSent = Array(repeating: 0..<0, count: segments) }
-        let t = transfers
-        t.reset()
-
-        // Up, segment k: add every child's partial sum (smallest subtree first), pass it on.
-        func up(_ k: Int) throws {
-            if k + 1 < segments {
-                for c in 0..<childCount {
-                    next[c] = try comm.postReceive(into: slot(c, k + 1), from: tree.child(c), tag: Self.upTag, in: t)
-                }
-            }
-            let target = segment(k)
-            for c in 0..<childCount {
-                try comm.wait(receiving[c], in: t)
-                accumulate(slot(c, k), into: target)
-            }
-            swap(&receiving, &next)
-            if let parent = parent {
-                upSent[k] = try comm.postSend(target.readOnly, to: parent, tag: Self.upTag, in: t)
-            }
-        }
-        // Down, segment k: the total replaces our partial sum (once that has left for
-        // the parent) and goes on to the children, largest subtree first.
-        func down(_ k: Int) throws {
-            if let parent = parent {
-                try comm.wait(upSent[k], in: t)
-                let arriving = try comm.postReceive(into: segment(k), from: parent, tag: Self.downTag, in: t)
-                try comm.wait(arriving, in: t)
-            }
-            for c in stride(from: childCount - 1, through: 0, by: -1) {
-                try comm.postSend(segment(k).readOnly, to: tree.child(c), tag: Self.downTag, in: t)
-            }
-        }
-
+        transfers.reset()
         for c in 0..<childCount {
-            receiving[c] = try comm.postReceive(into: slot(c, 0), from: tree.child(c), tag: Self.upTag, in: t)
+            receiving[c] = try comm.postReceive(into: l.slot(c, 0), from: tree.child(c), tag: Self.upTag, in: transfers)
         }
         // Step s sends segment s up and segment s - lag down, so sums travel down while
         // later segments still travel up: a link carries both directions at once. Every
@@ -100,10 +78,43 @@ public final class TreeAllreduce: GradientAllreduce {
         // only up(s) of the ranks above it: no cycle, whatever the lag.
         let lag = plan.downLag ?? segments
         for step in 0..<(segments + lag) {
-            if step < segments { try up(step) }
-            if step >= lag { try down(step - lag) }
+            if step < segments { try up(step, l, on: comm) }
+            if step >= lag { try down(step - lag, l, on: comm) }
         }
-        try comm.waitAll(t)
+        try comm.waitAll(transfers)
+    }
+
+    /// Up, segment k: add every child's partial sum (smallest subtree first), pass it on.
+    private func up(_ k: Int, _ l: Layout, on comm: Communicator) throws {
+        let t = transfers, childCount = l.tree.childCount
+        if k + 1 < l.segments {
+            for c in 0..<childCount {
+                next[c] = try comm.postReceive(into: l.slot(c, k + 1), from: l.tree.child(c), tag: Self.upTag, in: t)
+            }
+        }
+        let target = l.segment(k)
+        for c in 0..<childCount {
+            try comm.wait(receiving[c], in: t)
+            accumulate(l.slot(c, k), into: target)
+        }
+        swap(&receiving, &next)
+        if let parent = l.tree.parent {
+            upSent[k] = try comm.postSend(target.readOnly, to: parent, tag: Self.upTag, in: t)
+        }
+    }
+
+    /// Down, segment k: the total replaces our partial sum (once that has left for
+    /// the parent) and goes on to the children, largest subtree first.
+    private func down(_ k: Int, _ l: Layout, on comm: Communicator) throws {
+        let t = transfers
+        if let parent = l.tree.parent {
+            try comm.wait(upSent[k], in: t)
+            let arriving = try comm.postReceive(into: l.segment(k), from: parent, tag: Self.downTag, in: t)
+            try comm.wait(arriving, in: t)
+        }
+        for c in stride(from: l.tree.childCount - 1, through: 0, by: -1) {
+            try comm.postSend(l.segment(k).readOnly, to: l.tree.child(c), tag: Self.downTag, in: t)
+        }
     }
 }
 
@@ -125,13 +136,11 @@ extension TreeAllreduce {
         }
 
         /// Every rank on one host: transfers are memory copies and the two cores are
-        /// the bottleneck, so few large segments and one phase after the other
-        /// (128 KB segments with the phases interleaved measured 1.5-2x slower here).
+        /// the bottleneck, so few large segments and one phase after the other.
         public static let sharedMemory = Schedule(segmentElements: 1 << 17, downLag: nil)
         /// Ranks on several hosts: the links are the bottleneck. Small segments, and
         /// the sum travelling down while partial sums still travel up, keep both
-        /// directions of every link busy (simulated 1 Gbit/s, 4 hosts, 2.96 MB:
-        /// 92 -> 49 ms against a wire minimum of 47).
+        /// directions of every link busy.
         public static let network = Schedule(segmentElements: 1 << 15, downLag: 1)
         /// The whole buffer as one segment: for exchanges that are already pipelined
         /// some other way (gradient buckets), the fewest hand-offs between ranks.

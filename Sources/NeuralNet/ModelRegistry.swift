@@ -135,14 +135,15 @@ public struct AlexNetArchitecture: ModelArchitecture {
 }
 
 /// AlexNet's gradient size with no layers: what the exchange of bvlc_alexnet costs,
-/// measured without its compute.
+/// measured without its compute. Its sizes are AlexNet's own.
 public struct AlexNetPayload: ModelArchitecture {
+    private let alexnet = AlexNetArchitecture()
     public var name: String { "alexnet-payload" }
     public var title: String { "the AlexNet payload" }
     public var summary: String { "AlexNet-sized gradients, no compute" }
-    public var nativeInputSize: Int { 227 }
+    public var nativeInputSize: Int { alexnet.nativeInputSize }
     public var minimumInputSize: Int { 1 }
     public var classifierLayers: [String] { [] }
-    public var parameterCountAt1000Classes: Int { 60_965_224 }
+    public var parameterCountAt1000Classes: Int { alexnet.parameterCountAt1000Classes }
     public func build(_ c: ModelConfiguration) -> Network? { nil }
 }

@@ -7,12 +7,9 @@ import Dispatch
 /// contiguous ranges, each computed exactly as the serial loop would, so results
 /// do not depend on the thread count.
 ///
-/// `DispatchQueue.concurrentPerform` allocates a little per call (measured with
-/// `squeezenet-train bench`, v1.1 224 px batch 16, 2 threads: 2,194 heap allocations
-/// per step, of which 647 are OpenBLAS's threaded sgemm driver's, about 0.5 MB each;
-/// at 1 thread the step allocates nothing). A pthread pool with condition variables
-/// allocated less (436 of 32 bytes per step) but measured 0.95x the training speed
-/// (wake-up latency on every hand-off), so it was dropped.
+/// `DispatchQueue.concurrentPerform` allocates a little per call; a pthread pool with
+/// condition variables allocated less but trained slower (wake-up latency on every
+/// hand-off), so it was dropped (docs/performance.md, the whole matrix, "Allocations").
 enum Parallel {
     /// Threads for the layers' loops: OpenBLAS's count, read once per process and
     /// updated by `setBLASThreads`.

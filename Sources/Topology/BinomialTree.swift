@@ -11,16 +11,16 @@ public struct BinomialTree: Equatable, Sendable {
     public let rank: Int
     public let size: Int
 
-    public init(rank: Int, size: Int) {
+    @inlinable public init(rank: Int, size: Int) {
         precondition(size > 0 && rank >= 0 && rank < size, "rank \(rank) of \(size)")
         self.rank = rank
         self.size = size
     }
 
-    public var parent: Int? { rank == 0 ? nil : rank - (rank & -rank) }
+    @inlinable public var parent: Int? { rank == 0 ? nil : rank - (rank & -rank) }
 
     /// Number of children: r + 1, r + 2, r + 4, ... below r's lowest set bit and `size`.
-    public var childCount: Int {
+    @inlinable public var childCount: Int {
         let limit = rank == 0 ? Int.max : (rank & -rank)
         var m = 1, n = 0
         while m < limit && rank + m < size { n += 1; m <<= 1 }
@@ -28,7 +28,7 @@ public struct BinomialTree: Equatable, Sendable {
     }
 
     /// Child `c` (0..<childCount): r + 2^c, so children come in ascending subtree size.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func child(_ c: Int) -> Int { rank + (1 << c) }
 
     /// The children in increasing order.

@@ -10,24 +10,24 @@ public struct RingPartition: Equatable, Sendable {
     public let count: Int
     public let parts: Int
 
-    public init(count: Int, parts: Int) {
+    @inlinable public init(count: Int, parts: Int) {
         precondition(parts > 0 && count >= 0)
         self.count = count
         self.parts = parts
     }
 
     /// Elements in chunk `i` (0..<parts).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func length(_ i: Int) -> Int { count / parts + (i < count % parts ? 1 : 0) }
     /// First element of chunk `i` (0...parts).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func offset(_ i: Int) -> Int { i * (count / parts) + min(i, count % parts) }
 
     /// All chunk lengths, in order; they sum to `count`.
     public var lengths: [Int] { (0..<parts).map(length) }
 
     /// `i` mod parts, for chunk indices that step below zero.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func wrap(_ i: Int) -> Int { ((i % parts) + parts) % parts }
 
     /// Chunk rank r sends at reduce-scatter step s (0..<p-1): (r - s) mod p; after

@@ -11,7 +11,7 @@ struct SqueezeNetTrain: ParsableCommand {
           squeezenet-train --iterations 200        (one process, Fashion-MNIST)
           mpirun -np 8 squeezenet-train --allreduce tree
           squeezenet-train --model v1.0 --classes 1000 --summary
-          squeezenet-train check-reference ../shared/reference/squeezenet_v1_0_c10_64px
+          squeezenet-train check-reference REFERENCE/squeezenet_v1_0_c10_64px
           squeezenet-train train --help            (every training option)
         """,
         subcommands: [Train.self, CheckReference.self, Diff.self, ReportCommand.self, Calibrate.self, Bench.self],

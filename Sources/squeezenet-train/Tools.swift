@@ -7,7 +7,7 @@ struct CheckReference: ParsableCommand {
         commandName: "check-reference",
         abstract: "Compare forward, gradients and two SGD steps with a reference folder (manifest.json + raw tensors).")
 
-    @Argument(help: "Reference folder, e.g. ../shared/reference/squeezenet_v1_0_c10_64px.") var directory: String
+    @Argument(help: "Reference folder (manifest.json and raw tensors dumped from PyTorch, docs/formats.md).") var directory: String
     @Flag(help: "Print only failures and the summary.") var quiet = false
 
     func run() throws {

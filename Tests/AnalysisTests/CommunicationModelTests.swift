@@ -7,17 +7,7 @@ final class CommunicationModelTests: XCTestCase {
     let squeezeN = 4_993_696, squeezeCount = 1_248_424
     let alexN = 243_860_896, alexCount = 60_965_224
 
-    func testModelSizes() {
-        XCTAssertEqual(ModelSizes.squeezeNetV10.gradientBytes, 4_993_696)
-        XCTAssertEqual(ModelSizes.squeezeNetV11.parameters, 1_235_496)
-        XCTAssertEqual(ModelSizes.alexNet.gradientBytes, 243_860_896)
-        XCTAssertEqual(ModelSizes.alexNetToSqueezeNetRatio, 48.83, accuracy: 0.005)
-        XCTAssertEqual(ModelSizes.named("alexnet-payload"), ModelSizes.alexNet)
-        XCTAssertEqual(ModelSizes.named("v1.1"), ModelSizes.squeezeNetV11)
-        XCTAssertNil(ModelSizes.named("resnet"))
-    }
-
-    /// DESIGN.md: at p = 8 the ring sends 8.74 MB per rank for SqueezeNet, 426.8 MB for AlexNet.
+    /// At p = 8 the ring sends 8.74 MB per rank for SqueezeNet, 426.8 MB for AlexNet.
     func testRingPerRankAtEightWorkers() {
         // 2 * (7/8) * 4,993,696 = 8,738,968 exactly (1,248,424 divides by 8).
         XCTAssertEqual(AllreduceAlgorithm.lowerBoundBytesPerRank(ranks: 8, gradientBytes: squeezeN), 8_738_968)

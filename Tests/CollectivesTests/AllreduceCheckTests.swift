@@ -174,7 +174,7 @@ final class AllreduceCheckTests: XCTestCase {
         checkTotals(algorithm, measured, ranks: p, count: count, label: label, file: file, line: line)
     }
 
-    /// The headline formulas of DESIGN.md section 3, on the measured numbers.
+    /// The headline formulas (docs/collectives.md), on the measured numbers.
     private func checkTotals(_ algorithm: AllreduceAlgorithm, _ measured: [Traffic], ranks p: Int, count: Int,
                              label: String, file: StaticString, line: UInt) {
         let n = count * 4

@@ -1,4 +1,4 @@
-// Starts real `mpirun` jobs from a test, as STYLE.md habit 9 asks: multi-rank
+// Starts real `mpirun` jobs from a test, so that multi-rank
 // behaviour is asserted on what the ranks report, never on a one-rank run.
 // The launching itself is TestSupport's (launch/mpirun-local's flags, a time limit).
 import Foundation

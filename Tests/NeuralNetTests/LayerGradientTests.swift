@@ -2,7 +2,7 @@ import Basics
 import NeuralNet
 import XCTest
 
-/// Finite-difference checks for every layer type (STYLE.md habit 4).
+/// Finite-difference checks for every layer type.
 final class LayerGradientTests: XCTestCase {
     func testConvolutionWithStridePaddingAndBias() {
         let store = ParameterStore()

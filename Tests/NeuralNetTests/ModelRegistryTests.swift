@@ -35,6 +35,11 @@ final class ModelRegistryTests: XCTestCase {
         XCTAssertEqual(String(decoding: encoded, as: UTF8.self), "[\"v1.1\"]", "stored as its name, as before the registry")
         XCTAssertEqual(try JSONDecoder().decode([ModelKind].self, from: encoded), [.v1_1])
         XCTAssertThrowsError(try JSONDecoder().decode([ModelKind].self, from: Data("[\"resnet\"]".utf8)))
+        XCTAssertEqual(Double(ModelKind.alexnet.architecture.parameterCountAt1000Classes)
+                       / Double(ModelKind.v1_0.architecture.parameterCountAt1000Classes), 48.83, accuracy: 0.005,
+                       "the paper's 50x fewer parameters")
+        XCTAssertEqual(ModelKind.alexnetPayload.architecture.parameterCountAt1000Classes,
+                       ModelKind.alexnet.architecture.parameterCountAt1000Classes)
         XCTAssertFalse(ModelKind.alexnetPayload.computes)
         XCTAssertTrue(ModelKind.alexnet.computes)
     }

@@ -133,6 +133,11 @@ final class DistributedTrainingTests: XCTestCase {
             XCTAssertEqual(mine.count, 3 * 3, "\(phase): 3 iterations x 3 ranks")
             XCTAssertEqual(Set(mine.map { $0["pid"] as! Int }), [0, 1, 2])
         }
+        // The run ends with one evaluation and one checkpoint (metrics flushed on every rank, written by rank 0).
+        for phase in ["evaluate", "checkpoint"] {
+            let mine = events.filter { $0["name"] as? String == phase }
+            XCTAssertEqual(mine.map { $0["pid"] as! Int }.sorted(), [0, 1, 2], phase)
+        }
         let sent = events.filter { $0["name"] as? String == "allreduce" }.map { ($0["args"] as! [String: Any])["bytes_sent"] as! Int }
         let records = try MetricsReader.read(dir.appendingPathComponent("metrics.jsonl").path)
         XCTAssertEqual(sent.reduce(0, +), records.reduce(0) { $0 + $1.bytesSent }, "the trace's bytes are the counted bytes")

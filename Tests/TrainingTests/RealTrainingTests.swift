@@ -8,7 +8,7 @@ final class RealTrainingTests: XCTestCase {
     let binary = TestPaths.executable("squeezenet-train").path
 
     /// SqueezeNet v1.1 on 3,000 training images for 240 iterations of 32 (2.5 epochs,
-    /// base-lr 0.005 as DESIGN.md found v1.1 needs) must reach at least 50% top-1 on
+    /// base-lr 0.005, which v1.1 needs: docs/training.md) must reach at least 50% top-1 on
     /// 1,000 test images. Chance is 10%; a network whose gradients were wrong or whose
     /// outputs all died stays near 10%, while this run (seed 42, the default) reaches 57-63% (61.4%
     /// before the vectorized bias-gradient sums, 57.1% after: same gradients to rounding,
