@@ -45,7 +45,9 @@ public struct WeightFile: Equatable {
 
     public func encoded() throws -> Data {
         var data = Data(Self.magic)
-        let json = try JSONEncoder().encode(header)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys  // the same run writes the same bytes
+        let json = try encoder.encode(header)
         data.appendLittleEndian(UInt64(json.count))
         data.append(json)
         // The machines this targets are little-endian: the raw Float bytes are the file's bytes.

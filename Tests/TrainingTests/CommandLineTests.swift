@@ -47,4 +47,20 @@ final class CommandLineTests: XCTestCase {
             XCTAssertEqual(records.map(\.iteration), Array(0..<9))
         }
     }
+
+    /// Two identical runs write byte-identical weight files and checkpoints (the header's
+    /// JSON keys in a fixed order), so artifacts can be compared by checksum.
+    func testIdenticalRunsWriteIdenticalFiles() throws {
+        var files: [[Data]] = []
+        for _ in 0..<2 {
+            let dir = TestPaths.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let r = try ProcessRunner.run(binary, ["--dataset", "synthetic", "--train-limit", "64", "--test-limit", "16",
+                                                   "--batch-size", "16", "--iterations", "2", "--output", dir.path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            files.append(try ["weights.bin", "checkpoint-00000002.ckpt"].map { try Data(contentsOf: dir.appendingPathComponent($0)) })
+        }
+        XCTAssertEqual(files[0][0], files[1][0], "weights.bin")
+        XCTAssertEqual(files[0][1], files[1][1], "checkpoint")
+    }
 }
