@@ -31,7 +31,7 @@ public struct GradientBucket {
 /// divides); every rank calls the hook for the same buckets in the same order, from
 /// one thread at a time. A hook that keeps state (error feedback) keys it by bucket.
 public protocol BucketHook: AnyObject {
-    /// The name metrics and logs show (`identity` for the default).
+    /// Its name (`identity` for the default): ranks compare it at startup.
     var name: String { get }
     func reduce(_ bucket: GradientBucket, with allreduce: GradientAllreduce, on comm: Communicator) throws
 }
@@ -49,7 +49,7 @@ public final class IdentityHook: BucketHook {
 /// sent to every other rank (2 bytes an element: (p - 1) x 2 x count each way), and
 /// every rank adds the p decoded buffers in rank order in Float32, so every rank holds
 /// the same bits. It ignores the allreduce (an allgather, not a reduction). Selected
-/// only by tests (`SQUEEZENET_TEST_HOOK=fp16-gather`, `allreduce-check --hook`).
+/// only by tests (`SQUEEZENET_TEST_HOOK=fp16-gather`).
 public final class HalfGatherHook: BucketHook {
     private var outgoing: [Float16] = [], incoming: [Float16] = []
     private let transfers = Transfers()

@@ -34,8 +34,8 @@ public final class Communicator {
     /// Must be a positive multiple of 4 (every element size divides it) and equal on
     /// every rank. Default 64 MiB.
     public var maxMessageBytes: Int = 64 << 20 {
-        didSet { precondition(maxMessageBytes >= 4 && maxMessageBytes % 4 == 0,
-                              "maxMessageBytes must be a positive multiple of 4") }
+        didSet { precondition(maxMessageBytes >= 4 && maxMessageBytes % 4 == 0 && maxMessageBytes <= Int(Int32.max),
+                              "maxMessageBytes must be a positive multiple of 4 that MPI can count (Int32)") }
     }
 
     /// Traffic since the last `takeCounters()`; see `TrafficCounters`.
@@ -138,7 +138,7 @@ public final class Communicator {
 
     /// Number of messages a buffer of `count` elements travels as: at least one (an
     /// empty buffer is still one, empty, message), so both sides agree on the pattern.
-    public func messageCount<T>(forElements count: Int, of type: T.Type = Float.self) -> Int {
+    public func messageCount<T>(forElements count: Int, of type: T.Type) -> Int {
         let step = maxMessageElements(of: type)
         return count == 0 ? 1 : (count + step - 1) / step
     }

@@ -158,7 +158,7 @@ public final class RingAllreduce: GradientAllreduce {
             // Chunk r + 1 - s is the one received at step s - 1: forward each segment as it lands.
             for j in 0..<l.segmentCount(ofChunk: r + 1 - s) {
                 let piece = l.segment(r + 1 - s, j)
-                let messages = comm.messageCount(forElements: piece.count)
+                let messages = comm.messageCount(forElements: piece.count, of: Float.self)
                 try comm.wait(next..<(next + messages), in: t)
                 next += messages
                 try comm.postSend(piece.readOnly, to: l.right, tag: Self.allgatherTag, in: t)

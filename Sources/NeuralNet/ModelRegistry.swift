@@ -44,8 +44,14 @@ public protocol ModelArchitecture: Sendable {
     /// Parameters with 1000 classes, as the paper (or Caffe's model) gives it; a test
     /// holds the built model to it.
     var parameterCountAt1000Classes: Int { get }
-    /// The network, or nil for a communication-only payload (no layers, no compute).
+    /// Whether it has layers to compute; false for a communication-only payload.
+    var computes: Bool { get }
+    /// The network; nil exactly when `computes` is false.
     func build(_ configuration: ModelConfiguration) -> Network?
+}
+
+extension ModelArchitecture {
+    public var computes: Bool { true }
 }
 
 /// The models, by `--model` name.
@@ -75,7 +81,7 @@ public struct ModelKind: RawRepresentable, Hashable, Codable, Sendable, CustomSt
 
     public var architecture: any ModelArchitecture { ModelRegistry.named(rawValue)! }
     /// Whether the replica computes (forward and backward on data).
-    public var computes: Bool { !(architecture is AlexNetPayload) }
+    public var computes: Bool { architecture.computes }
     public var description: String { rawValue }
 
     public init(from decoder: Decoder) throws {
@@ -145,5 +151,6 @@ public struct AlexNetPayload: ModelArchitecture {
     public var minimumInputSize: Int { 1 }
     public var classifierLayers: [String] { [] }
     public var parameterCountAt1000Classes: Int { alexnet.parameterCountAt1000Classes }
+    public var computes: Bool { false }
     public func build(_ c: ModelConfiguration) -> Network? { nil }
 }

@@ -53,15 +53,14 @@ public enum Benchmark {
 
     /// The 1000-class network of `model` with the architecture's own fillers.
     public static func makeNetwork(_ model: String, inputSize: Int, batch: Int) throws -> Network {
-        guard let architecture = ModelRegistry.named(model),
-              let net = architecture.build(ModelConfiguration(classes: 1000, inputSize: inputSize, batch: batch)) else {
-            let computing = ModelRegistry.all.filter { ModelKind(rawValue: $0.name)!.computes }.map(\.name)
+        guard let architecture = ModelRegistry.named(model), architecture.computes else {
+            let computing = ModelRegistry.all.filter(\.computes).map(\.name)
             throw TrainingError.badInput("bench: unknown model '\(model)' (\(computing.joined(separator: ", ")))")
         }
         guard inputSize >= architecture.minimumInputSize else {
             throw TrainingError.badInput("bench: --input-size \(inputSize) is too small for \(architecture.title): at least \(architecture.minimumInputSize)")
         }
-        return net
+        return architecture.build(ModelConfiguration(classes: 1000, inputSize: inputSize, batch: batch))!
     }
 
     /// GFLOP/s of one large square sgemm (n = 1024), the best of 10 after a warm-up: the

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NeuralNet
 
@@ -56,7 +57,7 @@ enum Checkpoints {
         let header = WeightFile.Header(model: modelName, count: store.count,
                                        tensors: store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration,
                                        options: encodeOptions(options),
-                                       fingerprint: String(options.fingerprint, radix: 16))
+                                       fingerprint: String(fnv1a(Array(encodeOptions(options).utf8)), radix: 16))
         FaultInjection.beforeCheckpoint(iteration: iteration)
         try WeightFile(header: header, values: Array(store.values), momentum: Array(momentum))
             .write(to: path(dir, iteration: iteration))

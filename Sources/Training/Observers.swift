@@ -56,7 +56,8 @@ final class MetricsSink: TrainingObserver {
     func record(_ s: StepReport) -> IterationRecord {
         let t = trainer, comm = t.comm, count = t.replica.store.count
         var sent = s.counters.bytesSent, received = s.counters.bytesReceived, messages = s.counters.messagesSent
-        if !t.algorithm.bytesAreCounted {
+        let counted = t.algorithm.bytesAreCounted || !(t.exchange.hook is IdentityHook)
+        if !counted {
             // Native MPI_Allreduce: the library's bytes are invisible; report the modelled figure.
             let m = t.algorithm.traffic(rank: comm.rank, ranks: comm.size, count: count)
             sent = m.bytesSent; received = m.bytesReceived; messages = m.messagesSent
@@ -64,7 +65,7 @@ final class MetricsSink: TrainingObserver {
         return IterationRecord(
             rank: comm.rank, iteration: s.iteration, worldSize: comm.size, model: t.options.model.rawValue,
             parameters: count, gradientBytes: count * 4, algorithm: t.algorithm.rawValue,
-            bytesSent: sent, bytesReceived: received, messagesSent: messages, bytesCounted: t.algorithm.bytesAreCounted,
+            bytesSent: sent, bytesReceived: received, messagesSent: messages, bytesCounted: counted,
             commSeconds: s.commSeconds, computeSeconds: s.backwardEnd - s.dataEnd, updateSeconds: s.updateEnd - s.exchangeEnd,
             dataSeconds: s.dataEnd - s.start, iterationSeconds: s.updateEnd - s.start, batchSize: s.images,
             globalBatchSize: t.options.batchSize, loss: s.images > 0 ? s.result.lossSum / Double(s.images) : nil,

@@ -85,10 +85,15 @@ public struct TrainingOptions: Codable, Equatable {
     /// The options with `epochs` turned into iterations over `trainingImages` (the last
     /// incomplete batch of an epoch is dropped) and the warm-up's default filled in:
     /// what the run uses, compares across ranks and stores in checkpoints.
-    public func resolved(trainingImages: Int) -> TrainingOptions {
+    /// Throws when the epochs come to more iterations than a run can count.
+    public func resolved(trainingImages: Int) throws -> TrainingOptions {
         var o = self
         if let e = epochs {
-            o.iterations = max(1, Int((e * Double(trainingImages / max(batchSize, 1))).rounded()))
+            let steps = (e * Double(trainingImages / max(batchSize, 1))).rounded()
+            guard steps.isFinite && steps <= Double(Int32.max) else {
+                throw TrainingError.badInput("--epochs \(e) of \(trainingImages) images at batch \(batchSize) is more than \(Int32.max) iterations")
+            }
+            o.iterations = max(1, Int(steps))
             o.epochs = nil
         }
         if o.warmupIterations == nil { o.warmupIterations = Self.defaultWarmup(iterations: o.iterations) }
@@ -112,8 +117,8 @@ public struct TrainingOptions: Codable, Equatable {
     }
 
     /// Checks every value that needs no data and no ranks; one line per problem.
-    /// The CLI calls this once, before MPI starts; the trainer adds what needs the
-    /// run (`check(ranks:trainingImages:)`).
+    /// The CLI calls this once, before MPI starts (the `Trainer` requires options that
+    /// passed it); the trainer adds what needs the run (`check(ranks:trainingImages:)`).
     public func validate() throws {
         func bad(_ s: String) -> TrainingError { .badInput(s) }
         let architecture = model.architecture
@@ -121,6 +126,9 @@ public struct TrainingOptions: Codable, Equatable {
         if batchSize <= 0 { throw bad("--batch-size must be positive, got \(batchSize)") }
         if iterations <= 0 { throw bad("--iterations must be positive, got \(iterations)") }
         if let e = epochs, !(e > 0) || !e.isFinite { throw bad("--epochs must be positive, got \(e)") }
+        if epochs != nil && !model.computes {
+            throw bad("--epochs needs a training set; \(model.rawValue) has none: give --iterations")
+        }
         if !(baseLR > 0) || !baseLR.isFinite { throw bad("--base-lr must be a positive number, got \(baseLR)") }
         if !(momentum >= 0 && momentum < 1) { throw bad("--momentum must be in [0, 1), got \(momentum)") }
         if !(weightDecay >= 0) { throw bad("--weight-decay must be >= 0, got \(weightDecay)") }

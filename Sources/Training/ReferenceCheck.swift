@@ -1,8 +1,8 @@
 import Foundation
 import NeuralNet
 
-/// Compares this implementation with a reference folder in the format of
-/// `shared/reference/` (manifest.json + one raw little-endian file per tensor):
+/// Compares this implementation with a reference folder dumped from PyTorch
+/// (manifest.json + one raw little-endian file per tensor, docs/formats.md):
 /// activations, logits, loss, every gradient, and the weights after the SGD steps.
 /// Architecture, class count, batch and input size all come from the manifest.
 public enum ReferenceCheck {

@@ -1,3 +1,4 @@
+import Basics
 import Collectives
 import Datasets
 import Foundation
@@ -46,7 +47,9 @@ public final class Trainer {
 
     /// Loads this rank's data, builds the replica, checks that all ranks agree, and
     /// broadcasts rank 0's weights. Throws the same one-line error on every rank.
-    /// `hook`: what each gradient bucket goes through (nil: `IdentityHook`).
+    /// `options` must have passed `validate()` (the CLI validates before MPI starts).
+    /// `hook`: what each gradient bucket goes through (nil: `IdentityHook`); every rank
+    /// must pass the same one (the startup agreement compares their names).
     public init(options requested: TrainingOptions, communicator: Communicator, hook: BucketHook? = nil,
                 log: @escaping (String) -> Void) throws {
         comm = communicator
@@ -54,15 +57,14 @@ public final class Trainer {
         let p = communicator.size
         var startupError: String?
         var loaded: (train: Dataset?, test: Dataset?) = (nil, nil)
-        var resolved = requested.resolved(trainingImages: 0)
+        var resolved = requested
         var writer: MetricsWriter?
         var checkpoint: WeightFile?
         var built: Replica?
         do {
-            try requested.validate()
             try requested.check(ranks: p, trainingImages: nil)
             loaded = try Trainer.loadData(requested)
-            resolved = requested.resolved(trainingImages: loaded.train?.count ?? 0)
+            resolved = try requested.resolved(trainingImages: loaded.train?.count ?? 0)
             try resolved.check(ranks: p, trainingImages: loaded.train?.count)
             built = Replica(options: resolved, localBatch: resolved.batchSize / p, rank: communicator.rank)
             if communicator.rank == 0, let spec = resolved.resume {
@@ -78,7 +80,8 @@ public final class Trainer {
         options = resolved
         (train, test) = loaded
         metrics = writer
-        try Trainer.agree(options: resolved, datasetCount: train?.count ?? 0, error: startupError, comm: communicator)
+        try Trainer.agree(options: resolved, datasetCount: train?.count ?? 0, hook: (hook ?? IdentityHook()).name,
+                          error: startupError, comm: communicator)
 
         let replica = built!
         self.replica = replica
@@ -163,8 +166,9 @@ public final class Trainer {
 
     /// Startup agreement: every rank shares whether it started and a fingerprint of
     /// its options and data; any failure or difference stops all ranks with one message.
-    static func agree(options: TrainingOptions, datasetCount: Int, error: String?, comm: Communicator) throws {
-        let mine: [UInt64] = [error == nil ? 0 : 1, options.fingerprint, UInt64(datasetCount)]
+    static func agree(options: TrainingOptions, datasetCount: Int, hook: String, error: String?,
+                      comm: Communicator) throws {
+        let mine: [UInt64] = [error == nil ? 0 : 1, options.fingerprint, UInt64(datasetCount), fnv1a(Array(hook.utf8))]
         let all = try comm.allgather(mine)
         if let failing = all.firstIndex(where: { $0[0] != 0 }) {
             var message = Array((error ?? "").utf8)
@@ -172,7 +176,7 @@ public final class Trainer {
             let text = String(decoding: message, as: UTF8.self)
             throw TrainingError.badInput(failing == comm.rank || comm.size == 1 ? text : "rank \(failing): \(text)")
         }
-        let differing = all.indices.filter { all[$0][1] != all[0][1] || all[$0][2] != all[0][2] }
+        let differing = all.indices.filter { all[$0][1...] != all[0][1...] }
         if !differing.isEmpty {
             throw TrainingError.disagreement(
                 "ranks \(differing.map(String.init).joined(separator: ", ")) were started with options or data that differ from rank 0's; every rank must run the same command")

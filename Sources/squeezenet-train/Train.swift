@@ -13,8 +13,7 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Gradient exchange") var exchange: ExchangeOptions
     @OptionGroup(title: "Output") var output: OutputOptions
 
-    /// The options as the command line gives them, in one pass; the trainer
-    /// validates them (on every rank, so a bad value stops all ranks alike).
+    /// The options as the command line gives them, in one pass.
     var options: TrainingOptions {
         var o = TrainingOptions()
         model.apply(to: &o); data.apply(to: &o); optimizer.apply(to: &o); exchange.apply(to: &o); output.apply(to: &o)
@@ -32,7 +31,10 @@ struct Train: ParsableCommand {
             return
         }
         let hook: BucketHook?
-        do { hook = try TestHooks.selected() } catch { fail("\(error)") }
+        do {
+            try options.validate()  // rank-independent: once, before MPI starts
+            hook = try TestHooks.selected()
+        } catch { fail("\(error)") }
         let comm: Communicator
         do { comm = try Communicator.initialize() } catch {
             fail("cannot start MPI: \(error)")

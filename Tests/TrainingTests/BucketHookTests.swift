@@ -93,4 +93,17 @@ final class BucketHookTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("SQUEEZENET_TEST_HOOK=zip is not a test hook (identity, fp16-gather)"), r.stderr)
     }
+
+    /// Ranks started with different hooks would exchange different messages and wait
+    /// for each other forever: the startup agreement stops them with the usual error.
+    func testRanksWithDifferentHooksRefuseToStart() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let args = run(dir, bucketMB: "0")
+        let r = try ProcessRunner.mpirunMPMD([["/usr/bin/env", "SQUEEZENET_TEST_HOOK=fp16-gather", binary] + args,
+                                              [binary] + args], timeout: 60)
+        XCTAssertFalse(r.timedOut, "must not hang")
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("ranks 1 were started with options or data that differ from rank 0's"), r.stderr)
+    }
 }
