@@ -73,30 +73,14 @@ struct Options {
             case "--algorithms":
                 options.algorithms = try value(flag).split(separator: ",").map { name in
                     guard let a = AllreduceAlgorithm(rawValue: String(name)) else {
-                        throw UsageError(description: "unknown algorithm '\(name)' (tree, ring, mpi, ps)")
+                        throw UsageError(description: "unknown algorithm '\(name)' (\(AllreduceAlgorithm.names))")
                     }
                     return a
                 }
-            case "--mode":
-                let text = try value(flag)
-                if text == "both" {
-                    options.modes = DataMode.allCases
-                } else if let mode = DataMode(rawValue: text) {
-                    options.modes = [mode]
-                } else {
-                    throw UsageError(description: "--mode expects exact, random or both, got '\(text)'")
-                }
+            case "--mode": options.modes = try modes(value(flag))
             case "--no-compare-mpi": options.compareWithMPI = false
             case "--interleave": options.interleave = true
-            case "--tree-schedule":
-                switch try value(flag) {
-                case "auto": options.treeSchedule = nil
-                case "shared-memory": options.treeSchedule = .sharedMemory
-                case "network": options.treeSchedule = .network
-                case "unsegmented": options.treeSchedule = .unsegmented
-                case let other:
-                    throw UsageError(description: "--tree-schedule expects auto, shared-memory, network or unsegmented, got '\(other)'")
-                }
+            case "--tree-schedule": options.treeSchedule = try treeSchedule(value(flag))
             case "--ring-segment-elements":
                 if rest.first == "auto" {
                     _ = try value(flag); options.ringSegmentElements = nil
@@ -111,6 +95,26 @@ struct Options {
             }
         }
         return options
+    }
+
+    static func modes(_ text: String) throws -> [DataMode] {
+        if text == "both" { return DataMode.allCases }
+        guard let mode = DataMode(rawValue: text) else {
+            throw UsageError(description: "--mode expects exact, random or both, got '\(text)'")
+        }
+        return [mode]
+    }
+
+    /// nil: the tree's automatic choice.
+    static func treeSchedule(_ text: String) throws -> TreeAllreduce.Schedule? {
+        switch text {
+        case "auto": return nil
+        case "shared-memory": return .sharedMemory
+        case "network": return .network
+        case "unsegmented": return .unsegmented
+        default:
+            throw UsageError(description: "--tree-schedule expects auto, shared-memory, network or unsegmented, got '\(text)'")
+        }
     }
 }
 
