@@ -140,8 +140,8 @@ public struct AlexNetArchitecture: ModelArchitecture {
     }
 }
 
-/// AlexNet's gradient size with no layers: what the exchange of bvlc_alexnet costs,
-/// measured without its compute. Its sizes are AlexNet's own.
+/// AlexNet's gradient size with no layers, so the exchange of bvlc_alexnet can be run
+/// without its compute. Its sizes are AlexNet's own.
 public struct AlexNetPayload: ModelArchitecture {
     private let alexnet = AlexNetArchitecture()
     public var name: String { "alexnet-payload" }

@@ -33,16 +33,15 @@ enum Checkpoints {
     static let freeOnResume: Set<String> = ["outputDirectory", "resume", "trace", "bucketMB", "checkpointEvery",
                                             "keepCheckpoints", "allreduce", "logEvery", "evalEvery", "testLimit", "epochs"]
 
-    /// The run's options as stored in a checkpoint: JSON with sorted keys, the options
-    /// that are free on resume at fixed values (so the file does not depend on where the
-    /// run wrote it). The options are resolved, so epochs are already iterations.
+    /// The run's options as stored in a checkpoint: JSON with sorted keys, without the
+    /// options free on resume (so the file does not depend on where the run wrote it).
+    /// The options are resolved, so epochs are already iterations.
     static func encodeOptions(_ o: TrainingOptions) -> String {
-        var k = o
-        k.outputDirectory = nil; k.resume = nil; k.trace = nil; k.bucketMB = 0; k.checkpointEvery = 0
-        k.keepCheckpoints = 0; k.allreduce = .ring; k.logEvery = 1; k.evalEvery = 0; k.testLimit = nil; k.epochs = nil
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(k)) ?? Data(), as: UTF8.self)
+        let json = String(decoding: (try? encoder.encode(o)) ?? Data(), as: UTF8.self)
+        let kept = (try? JSONSerialization.data(withJSONObject: resumeKey(json), options: [.sortedKeys])) ?? Data()
+        return String(decoding: kept, as: UTF8.self)
     }
 
     /// The options that must match for a resumed run to continue the same run, by key.

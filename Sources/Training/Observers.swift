@@ -16,21 +16,21 @@ extension TrainingObserver {
 }
 
 extension Trainer {
-    /// The observers of this run, in calling order: metrics are flushed before a
-    /// divergence can stop the run; at the end the test accuracy is logged before the
-    /// weights are written; the trace goes last.
-    func makeObservers() throws -> [TrainingObserver] {
+    /// The observers of this run, in calling order (`all`), and the two whose results
+    /// the run returns: metrics are flushed before a divergence can stop the run; at the
+    /// end the test accuracy is logged before the weights are written; the trace goes last.
+    func makeObservers() throws -> (all: [TrainingObserver], progress: ProgressObserver, evaluation: EvaluationObserver) {
         if options.trace != nil {
             try comm.barrier()  // a common time origin for every rank's row
             tracer = TraceRecorder(capacity: 8 * (options.iterations - startIteration) + 64, origin: monotonicSeconds())
         }
         let metricsSink = MetricsSink(trainer: self)
         let progress = ProgressObserver(trainer: self)
-        var observers: [TrainingObserver] = [metricsSink, progress, DivergenceObserver(trainer: self, progress: progress)]
-        observers.append(EvaluationObserver(trainer: self))
+        let evaluation = EvaluationObserver(trainer: self)
+        var observers: [TrainingObserver] = [metricsSink, progress, DivergenceObserver(trainer: self, progress: progress), evaluation]
         if options.model.computes { observers.append(CheckpointObserver(trainer: self, metrics: metricsSink)) }
         if let tracer = tracer, let path = options.trace { observers.append(TraceObserver(trainer: self, tracer: tracer, path: path)) }
-        return observers
+        return (observers, progress, evaluation)
     }
 
     /// Whether the step ends a `--log-every` interval (the last step always does).
@@ -42,9 +42,13 @@ extension Trainer {
 final class MetricsSink: TrainingObserver {
     unowned let trainer: Trainer
     private var pending: [IterationRecord] = []
+    /// The counters saw this run's bytes: every algorithm but native MPI_Allreduce, and
+    /// any hook other than the identity (which moves its own, counted, messages).
+    private let bytesCounted: Bool
 
     init(trainer: Trainer) {
         self.trainer = trainer
+        bytesCounted = trainer.algorithm.bytesAreCounted || !(trainer.exchange.hook is IdentityHook)
         pending.reserveCapacity(trainer.options.logEvery)
     }
 
@@ -56,8 +60,7 @@ final class MetricsSink: TrainingObserver {
     func record(_ s: StepReport) -> IterationRecord {
         let t = trainer, comm = t.comm, count = t.replica.store.count
         var sent = s.counters.bytesSent, received = s.counters.bytesReceived, messages = s.counters.messagesSent
-        let counted = t.algorithm.bytesAreCounted || !(t.exchange.hook is IdentityHook)
-        if !counted {
+        if !bytesCounted {
             // Native MPI_Allreduce: the library's bytes are invisible; report the modelled figure.
             let m = t.algorithm.traffic(rank: comm.rank, ranks: comm.size, count: count)
             sent = m.bytesSent; received = m.bytesReceived; messages = m.messagesSent
@@ -65,7 +68,7 @@ final class MetricsSink: TrainingObserver {
         return IterationRecord(
             rank: comm.rank, iteration: s.iteration, worldSize: comm.size, model: t.options.model.rawValue,
             parameters: count, gradientBytes: count * 4, algorithm: t.algorithm.rawValue,
-            bytesSent: sent, bytesReceived: received, messagesSent: messages, bytesCounted: counted,
+            bytesSent: sent, bytesReceived: received, messagesSent: messages, bytesCounted: bytesCounted,
             commSeconds: s.commSeconds, computeSeconds: s.backwardEnd - s.dataEnd, updateSeconds: s.updateEnd - s.exchangeEnd,
             dataSeconds: s.dataEnd - s.start, iterationSeconds: s.updateEnd - s.start, batchSize: s.images,
             globalBatchSize: t.options.batchSize, loss: s.images > 0 ? s.result.lossSum / Double(s.images) : nil,

@@ -118,7 +118,8 @@ public struct TrainingOptions: Codable, Equatable {
 
     /// Checks every value that needs no data and no ranks; one line per problem.
     /// The CLI calls this once, before MPI starts (the `Trainer` requires options that
-    /// passed it); the trainer adds what needs the run (`check(ranks:trainingImages:)`).
+    /// passed it); the trainer adds what needs the run (`check(ranks:)` before loading
+    /// the data, `check(trainingImages:)` after).
     public func validate() throws {
         func bad(_ s: String) -> TrainingError { .badInput(s) }
         let architecture = model.architecture
@@ -164,12 +165,15 @@ public struct TrainingOptions: Codable, Equatable {
         }
     }
 
-    /// What needs the run: the global batch must split evenly across the ranks and fit
-    /// in the training set.
-    public func check(ranks: Int, trainingImages: Int?) throws {
+    /// The global batch must split evenly across the ranks.
+    public func check(ranks: Int) throws {
         if batchSize % ranks != 0 {
             throw TrainingError.badInput("--batch-size \(batchSize) is the global batch and must divide evenly across \(ranks) ranks")
         }
+    }
+
+    /// The global batch must fit in the training set (nil: a model without data).
+    public func check(trainingImages: Int?) throws {
         if let n = trainingImages, n < batchSize {
             throw TrainingError.badInput("--batch-size \(batchSize) is larger than the \(n) training images")
         }

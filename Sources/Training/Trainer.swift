@@ -62,10 +62,10 @@ public final class Trainer {
         var checkpoint: WeightFile?
         var built: Replica?
         do {
-            try requested.check(ranks: p, trainingImages: nil)
+            try requested.check(ranks: p)
             loaded = try Trainer.loadData(requested)
             resolved = try requested.resolved(trainingImages: loaded.train?.count ?? 0)
-            try resolved.check(ranks: p, trainingImages: loaded.train?.count)
+            try resolved.check(trainingImages: loaded.train?.count)
             built = Replica(options: resolved, localBatch: resolved.batchSize / p, rank: communicator.rank)
             if communicator.rank == 0, let spec = resolved.resume {
                 checkpoint = try Checkpoints.load(spec, options: resolved, parameterCount: built!.store.count,

@@ -33,14 +33,13 @@ extension Trainer {
         let start = monotonicSeconds()
         for iteration in startIteration..<options.iterations {
             let report = try step(iteration)
-            for observer in observers { try observer.stepEnded(report) }
+            for observer in observers.all { try observer.stepEnded(report) }
         }
         let wall = monotonicSeconds() - start
-        for observer in observers { try observer.runEnded() }
-        let progress = observers.compactMap { $0 as? ProgressObserver }.first
-        let evaluation = observers.compactMap { $0 as? EvaluationObserver }.first?.final
+        for observer in observers.all { try observer.runEnded() }
+        let evaluation = observers.evaluation.final
         let images = Double(options.iterations * options.batchSize)
-        return TrainingResult(iterations: options.iterations, finalLoss: progress?.lastLoss ?? .nan,
+        return TrainingResult(iterations: options.iterations, finalLoss: observers.progress.lastLoss,
                               testAccuracy: evaluation?.accuracy, testImages: evaluation?.images ?? 0,
                               wallSeconds: wall, imagesPerSecond: images / wall)
     }
