@@ -7,6 +7,8 @@ let package = Package(
     name: "squeezenet-train",
     products: [
         .executable(name: "squeezenet-train", targets: ["squeezenet-train"]),
+        // LD_PRELOAD'ed by the scaling lab: waiting MPI ranks sleep instead of spinning.
+        .library(name: "squeezenet-polite-wait", type: .dynamic, targets: ["CPoliteWait"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -17,6 +19,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CReduction"),  // the collectives' vector addition
+        .target(name: "CPoliteWait"),  // sched_yield() as a short sleep (LD_PRELOAD, the scaling lab)
 
         // MARK: Libraries (arrows point one way: Training sees all, the rest see only their bridge)
         // Dependency-free: the one random generator, hash and median.
@@ -53,6 +56,6 @@ let package = Package(
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "Topology", "CReduction", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Metrics", "Topology", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Basics", "NeuralNet", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Basics", "NeuralNet", "Topology", "Metrics", "TestSupport"]),
     ]
 )

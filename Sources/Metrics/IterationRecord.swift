@@ -58,6 +58,26 @@ public struct IterationRecord: Codable, Equatable, Sendable {
     public var exposedCommSeconds: Double?
     /// L2 norm of the averaged gradient before any clipping (the same on every rank).
     public var gradientNorm: Double?
+    /// Set when forward, backward and update were not computed but replayed as timed
+    /// waits from a measured single-worker timeline (the scaling lab); the exchange is real.
+    public var replay: Replay?
+
+    /// How replayed compute was scaled: the timeline's durations times
+    /// `timeDilation / workerSpeedup`. Times in this record are as measured (dilated);
+    /// the emulated figure is a time divided by `timeDilation`.
+    public struct Replay: Codable, Equatable, Sendable {
+        /// A worker this many times faster than the one the timeline was measured on.
+        public var workerSpeedup: Double
+        /// Gupta et al.'s time dilation k: links shaped at R/k stand for rate R.
+        public var timeDilation: Double
+        public init(workerSpeedup: Double, timeDilation: Double) {
+            self.workerSpeedup = workerSpeedup; self.timeDilation = timeDilation
+        }
+        enum CodingKeys: String, CodingKey {
+            case workerSpeedup = "worker_speedup"
+            case timeDilation = "time_dilation"
+        }
+    }
 
     public init(rank: Int, iteration: Int, worldSize: Int, model: String,
                 parameters: Int, gradientBytes: Int, algorithm: String,
@@ -65,7 +85,8 @@ public struct IterationRecord: Codable, Equatable, Sendable {
                 commSeconds: Double, computeSeconds: Double, updateSeconds: Double,
                 dataSeconds: Double, iterationSeconds: Double,
                 batchSize: Int, globalBatchSize: Int, loss: Double? = nil,
-                learningRate: Double, exposedCommSeconds: Double? = nil, gradientNorm: Double? = nil) {
+                learningRate: Double, exposedCommSeconds: Double? = nil, gradientNorm: Double? = nil,
+                replay: Replay? = nil) {
         self.rank = rank
         self.iteration = iteration
         self.worldSize = worldSize
@@ -88,10 +109,11 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         self.learningRate = learningRate
         self.exposedCommSeconds = exposedCommSeconds
         self.gradientNorm = gradientNorm
+        self.replay = replay
     }
 
     enum CodingKeys: String, CodingKey {
-        case rank, iteration, model, parameters, algorithm, loss
+        case rank, iteration, model, parameters, algorithm, loss, replay
         case worldSize = "world_size"
         case gradientBytes = "gradient_bytes"
         case bytesSent = "bytes_sent"

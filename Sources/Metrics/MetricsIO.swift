@@ -6,6 +6,8 @@ import Foundation
 public enum MetricsError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(path: String, reason: String)
     case malformedLine(path: String, line: Int, reason: String)
+    /// Any other measurement file (a compute timeline): the message names the file.
+    case malformed(String)
 
     public var description: String {
         switch self {
@@ -13,6 +15,8 @@ public enum MetricsError: Error, CustomStringConvertible, Equatable {
             return "cannot open metrics file \(path): \(reason)"
         case let .malformedLine(path, line, reason):
             return "\(path) line \(line): malformed metrics record: \(reason)"
+        case let .malformed(message):
+            return message
         }
     }
 }

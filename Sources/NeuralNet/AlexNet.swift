@@ -19,7 +19,7 @@
 /// any input from `minimumInputSize` up builds (67 px gives pool5 1x1, fc6 K = 256).
 public enum AlexNet {
     public static func make(classes: Int, inputChannels: Int = 3, inputSize: Int = 227, batch: Int,
-                            dropout: Float = 0.5, seed: UInt64 = 42) -> Network {
+                            dropout: Float = 0.5, seed: UInt64? = 42) -> Network {
         precondition(inputSize >= minimumInputSize, "AlexNet needs at least \(minimumInputSize)x\(minimumInputSize) input")
         var b = NetworkBuilder(input: Shape(n: batch, c: inputChannels, h: inputSize, w: inputSize))
         let conv = Initializer.gaussian(std: 0.01)

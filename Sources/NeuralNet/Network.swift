@@ -135,10 +135,11 @@ public struct NetworkBuilder {
         add { s, _ in LRN(name, input: s, localSize: localSize, alpha: alpha, beta: beta, k: k) }
     }
 
-    /// Allocates the flat buffers and initialises them from `seed`.
-    public func build(name: String, seed: UInt64) -> Network {
+    /// Allocates the flat buffers and initialises them from `seed` (nil: left at zero,
+    /// for a network whose layout is all that is used, as replayed compute does).
+    public func build(name: String, seed: UInt64?) -> Network {
         store.allocate()
-        store.initialize(seed: seed)
+        if let seed { store.initialize(seed: seed) }
         return Network(name: name, store: store, inputShape: inputShape, layers: layers)
     }
 }

@@ -6,7 +6,7 @@ public enum SqueezeNet {
     public enum Version: String, CaseIterable, Sendable { case v1_0 = "v1.0", v1_1 = "v1.1" }
 
     public static func make(_ version: Version, classes: Int, inputChannels: Int = 3, inputSize: Int,
-                            batch: Int, dropout: Float = 0.5, seed: UInt64 = 42, convInit: ConvInit = .xavier,
+                            batch: Int, dropout: Float = 0.5, seed: UInt64? = 42, convInit: ConvInit = .xavier,
                             classifierBias: Float = 0, classifierStd: Float = 0.01) -> Network {
         var b = NetworkBuilder(input: Shape(n: batch, c: inputChannels, h: inputSize, w: inputSize), convInit: convInit)
         switch version {

@@ -35,8 +35,6 @@ public final class GradientExchange {
     /// Seconds spent exchanging in this iteration (the communication thread's, when overlapping).
     private(set) var commSeconds = 0.0
 
-    public static let firstBucketBytes = 1 << 20
-
     /// `bucketBytes` 0: one bucket after backward. `layers`: the network's, for the
     /// moment each bucket is complete (nil for a model without layers).
     init(store: ParameterStore, layers: [Layer]?, bucketBytes: Int, algorithm: AllreduceAlgorithm,
@@ -64,23 +62,10 @@ public final class GradientExchange {
         t.start()
     }
 
-    /// Buckets of about `bucketBytes` from the end of the buffer, cut at tensor
-    /// boundaries, the first one at most `firstBucketBytes`, in exchange order; they
-    /// tile 0..<store.count with no gap and no overlap.
+    /// Buckets of about `bucketBytes` from the end of the buffer, in exchange order
+    /// (`GradientBuckets.cut` over the store's tensors).
     public static func buckets(of store: ParameterStore, bucketBytes: Int) -> [Range<Int>] {
-        precondition(bucketBytes > 0)
-        var cuts: [Range<Int>] = []
-        var end = store.count, size = 0
-        var limit = min(firstBucketBytes, bucketBytes)
-        for ref in store.refs.reversed() {
-            size += ref.count * 4
-            if size >= limit {
-                cuts.append(ref.offset..<end)
-                end = ref.offset; size = 0; limit = bucketBytes
-            }
-        }
-        if end > 0 { cuts.append(0..<end) }
-        return cuts
+        GradientBuckets.cut(tensorCounts: store.refs.map(\.count), bucketBytes: bucketBytes)
     }
 
     func beginIteration() {

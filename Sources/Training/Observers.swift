@@ -28,7 +28,7 @@ extension Trainer {
         let progress = ProgressObserver(trainer: self)
         let evaluation = EvaluationObserver(trainer: self)
         var observers: [TrainingObserver] = [metricsSink, progress, DivergenceObserver(trainer: self, progress: progress), evaluation]
-        if options.model.computes { observers.append(CheckpointObserver(trainer: self, metrics: metricsSink)) }
+        if options.model.computes && replay == nil { observers.append(CheckpointObserver(trainer: self, metrics: metricsSink)) }
         if let tracer = tracer, let path = options.trace { observers.append(TraceObserver(trainer: self, tracer: tracer, path: path)) }
         return (observers, progress, evaluation)
     }
@@ -71,8 +71,10 @@ final class MetricsSink: TrainingObserver {
             bytesSent: sent, bytesReceived: received, messagesSent: messages, bytesCounted: bytesCounted,
             commSeconds: s.commSeconds, computeSeconds: s.backwardEnd - s.dataEnd, updateSeconds: s.updateEnd - s.exchangeEnd,
             dataSeconds: s.dataEnd - s.start, iterationSeconds: s.updateEnd - s.start, batchSize: s.images,
-            globalBatchSize: t.options.batchSize, loss: s.images > 0 ? s.result.lossSum / Double(s.images) : nil,
-            learningRate: s.learningRate, exposedCommSeconds: s.exchangeEnd - s.backwardEnd, gradientNorm: s.gradientNorm)
+            globalBatchSize: t.options.batchSize,
+            loss: s.images > 0 && t.replay == nil ? s.result.lossSum / Double(s.images) : nil,
+            learningRate: s.learningRate, exposedCommSeconds: s.exchangeEnd - s.backwardEnd, gradientNorm: s.gradientNorm,
+            replay: t.replay.map { IterationRecord.Replay(workerSpeedup: $0.settings.workerSpeedup, timeDilation: $0.settings.timeDilation) })
     }
 
     /// Gathers every rank's pending records to rank 0, which appends them ordered by iteration, then rank.
@@ -116,6 +118,11 @@ final class ProgressObserver: TrainingObserver {
 
     private func line(_ s: StepReport) -> String {
         let o = trainer.options
+        if let r = trainer.replay {
+            return String(format: "iter %6d/%d  %.1f ms/iteration, exposed exchange %.1f ms/iteration (rank 0; compute replayed x%g)",
+                          s.iteration + 1, o.iterations, 1e3 * window.time / Double(o.logEvery),
+                          1e3 * window.exposedComm / Double(o.logEvery), r.scale)
+        }
         guard o.model.computes else {
             return String(format: "iter %6d/%d  exchange %.1f ms/iteration (rank 0)  rank 0 sent %.1f MB in the last iteration",
                           s.iteration + 1, o.iterations, 1e3 * window.exposedComm / Double(o.logEvery), Double(lastBytesSent) / 1e6)
@@ -140,7 +147,7 @@ final class DivergenceObserver: TrainingObserver {
     init(trainer: Trainer, progress: ProgressObserver) { self.trainer = trainer; self.progress = progress }
 
     func stepEnded(_ s: StepReport) throws {
-        guard trainer.endsInterval(s), trainer.replica.network != nil else { return }
+        guard trainer.endsInterval(s), trainer.replica.network != nil, trainer.replay == nil else { return }
         if progress.lastLoss.isNaN {
             throw TrainingError.diverged("iteration \(s.iteration + 1): the loss is NaN; lower --base-lr")
         }

@@ -72,6 +72,8 @@ public struct TrainingOptions: Codable, Equatable {
     public var trace: String?
     /// Gradient bucket size in MB for overlapping the exchange with backward (0: one exchange after backward).
     public var bucketMB: Double = 0
+    /// Replay a measured single-worker timeline instead of computing (the scaling lab).
+    public var replay: ReplaySettings?
 
     public init() {}
 
@@ -160,8 +162,25 @@ public struct TrainingOptions: Codable, Equatable {
         if inputSize < architecture.minimumInputSize {
             throw bad("--input-size \(inputSize) is too small for \(architecture.title): at least \(architecture.minimumInputSize)")
         }
-        if dataset == .fashionMNIST && classes != 10 && model.computes {
+        if let r = replay { try Self.validate(replay: r, of: self) }
+        if dataset == .fashionMNIST && classes != 10 && model.computes && replay == nil {
             throw bad("--classes must be 10 for fashion-mnist, got \(classes)")
+        }
+    }
+
+    /// Replayed compute has no weights to keep, no data and no loss: what would need them is refused.
+    static func validate(replay r: ReplaySettings, of o: TrainingOptions) throws {
+        func bad(_ s: String) -> TrainingError { .badInput(s) }
+        if !o.model.computes { throw bad("--replay-compute needs a model with layers; \(o.model.rawValue) has none") }
+        if !(r.workerSpeedup > 0) || !r.workerSpeedup.isFinite || r.workerSpeedup > 1e6 {
+            throw bad("--worker-speedup must be a positive number, got \(r.workerSpeedup)")
+        }
+        if !(r.timeDilation >= 1) || !r.timeDilation.isFinite || r.timeDilation > 1e4 {
+            throw bad("--time-dilation must be at least 1, got \(r.timeDilation)")
+        }
+        for (given, name) in [(o.resume != nil, "--resume"), (o.checkpointEvery > 0, "--checkpoint-every"),
+                              (o.epochs != nil, "--epochs"), (o.evalEvery > 0, "--eval-every")] where given {
+            throw bad("\(name) cannot be used with --replay-compute (replayed compute trains no weights)")
         }
     }
 

@@ -14,14 +14,17 @@ final class Replica {
     let loss: SoftmaxCrossEntropy?
     let localBatch: Int
 
-    init(options: TrainingOptions, localBatch: Int, rank: Int) {
+    /// `layoutOnly`: the network's layers and buffers at batch 1 with zero parameters,
+    /// for replayed compute, which uses the layout and the gradient buffer only.
+    init(options: TrainingOptions, localBatch: Int, rank: Int, layoutOnly: Bool = false) {
         kind = options.model
         self.localBatch = localBatch
         labels = .allocate(capacity: max(localBatch, 1))
         labels.initialize(repeating: 0, count: max(localBatch, 1))
-        var configuration = ModelConfiguration(classes: options.classes, inputSize: options.inputSize, batch: localBatch)
+        var configuration = ModelConfiguration(classes: options.classes, inputSize: options.inputSize,
+                                               batch: layoutOnly ? 1 : localBatch)
         configuration.dropout = Float(options.dropout)
-        configuration.seed = options.seed
+        configuration.seed = layoutOnly ? nil : options.seed
         configuration.convInit = options.convInit
         configuration.classifierBias = Float(options.classifierBias)
         configuration.classifierStd = Float(options.classifierStd)

@@ -41,6 +41,8 @@ public final class Trainer {
     /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
     public private(set) var startIteration = 0
     var tracer: TraceRecorder?
+    /// Replayed compute (the scaling lab); nil: real forward, backward and update.
+    let replay: ComputeReplay?
 
     var isRoot: Bool { comm.rank == 0 }
     var algorithm: AllreduceAlgorithm { options.allreduce }
@@ -61,12 +63,18 @@ public final class Trainer {
         var writer: MetricsWriter?
         var checkpoint: WeightFile?
         var built: Replica?
+        var replayed: ComputeReplay?
         do {
             try requested.check(ranks: p)
-            loaded = try Trainer.loadData(requested)
+            loaded = requested.replay == nil ? try Trainer.loadData(requested) : (nil, nil)
             resolved = try requested.resolved(trainingImages: loaded.train?.count ?? 0)
             try resolved.check(trainingImages: loaded.train?.count)
-            built = Replica(options: resolved, localBatch: resolved.batchSize / p, rank: communicator.rank)
+            built = Replica(options: resolved, localBatch: resolved.batchSize / p, rank: communicator.rank,
+                            layoutOnly: resolved.replay != nil)
+            if let settings = resolved.replay {
+                replayed = try ComputeReplay(settings: settings, options: resolved, network: built!.network!,
+                                             localBatch: resolved.batchSize / p)
+            }
             if communicator.rank == 0, let spec = resolved.resume {
                 checkpoint = try Checkpoints.load(spec, options: resolved, parameterCount: built!.store.count,
                                                   modelName: built!.modelName)
@@ -80,8 +88,9 @@ public final class Trainer {
         options = resolved
         (train, test) = loaded
         metrics = writer
+        replay = replayed
         try Trainer.agree(options: resolved, datasetCount: train?.count ?? 0, hook: (hook ?? IdentityHook()).name,
-                          error: startupError, comm: communicator)
+                          replay: replayed?.fingerprint ?? 0, error: startupError, comm: communicator)
 
         let replica = built!
         self.replica = replica
@@ -104,7 +113,8 @@ public final class Trainer {
             BatchSchedule(count: $0.count, globalBatch: options.batchSize, worldSize: p, rank: communicator.rank,
                           seed: options.seed)
         }
-        try comm.broadcast(replica.store.values, root: 0)
+        // Replayed compute never reads the weights: 244 MB of AlexNet need not cross the links.
+        if replay == nil { try comm.broadcast(replica.store.values, root: 0) }
     }
 
     deinit { exchange.stop() }
@@ -166,9 +176,9 @@ public final class Trainer {
 
     /// Startup agreement: every rank shares whether it started and a fingerprint of
     /// its options and data; any failure or difference stops all ranks with one message.
-    static func agree(options: TrainingOptions, datasetCount: Int, hook: String, error: String?,
+    static func agree(options: TrainingOptions, datasetCount: Int, hook: String, replay: UInt64, error: String?,
                       comm: Communicator) throws {
-        let mine: [UInt64] = [error == nil ? 0 : 1, options.fingerprint, UInt64(datasetCount), fnv1a(Array(hook.utf8))]
+        let mine: [UInt64] = [error == nil ? 0 : 1, options.fingerprint, UInt64(datasetCount), fnv1a(Array(hook.utf8)), replay]
         let all = try comm.allgather(mine)
         if let failing = all.firstIndex(where: { $0[0] != 0 }) {
             var message = Array((error ?? "").utf8)

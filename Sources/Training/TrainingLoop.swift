@@ -54,20 +54,30 @@ extension Trainer {
         _ = comm.takeCounters()
         FaultInjection.beforeAllreduce(rank: comm.rank, iteration: iteration)
         exchange.beginIteration()
-        let result = replica.computeGradients(dataset: train, indices: indices,
+        let result: Replica.StepResult
+        if let replay {
+            let forwardEnd = replay.forwardBackward { [exchange] in exchange.layerDone($0) }
+            result = Replica.StepResult(lossSum: 0, correct: 0, deadOutputs: false, forwardEnd: forwardEnd)
+        } else {
+            result = replica.computeGradients(dataset: train, indices: indices,
                                               dropoutSeed: o.seed &+ UInt64(iteration) &* 0x9E37_79B9 &+ UInt64(comm.rank) << 48,
                                               augmentation: o.augmentation,
                                               augmentationSeed: o.seed ^ (UInt64(iteration) &* 0xC2B2_AE3D_27D4_EB4F))
+        }
         let t2 = monotonicSeconds()
         try exchange.finish()
         let counters = comm.takeCounters()
         let t3 = monotonicSeconds()
         let lr = o.learningRate(at: iteration)
-        let update = try applyUpdate(learningRate: lr, iteration: iteration, lossSum: result.lossSum, images: indices.count)
+        var update = (norm: Double.nan, clipped: false)
+        if let replay { replay.update() } else {
+            update = try applyUpdate(learningRate: lr, iteration: iteration, lossSum: result.lossSum, images: indices.count)
+        }
         let t4 = monotonicSeconds()
-        return StepReport(iteration: iteration, isLast: iteration + 1 == o.iterations, images: indices.count,
+        return StepReport(iteration: iteration, isLast: iteration + 1 == o.iterations,
+                          images: replay == nil ? indices.count : replica.localBatch,
                           result: result, counters: counters, commSeconds: max(exchange.commSeconds, 0),
-                          learningRate: lr, gradientNorm: o.model.computes ? update.norm : nil, clipped: update.clipped,
+                          learningRate: lr, gradientNorm: o.model.computes && replay == nil ? update.norm : nil, clipped: update.clipped,
                           start: t0, dataEnd: t1, backwardEnd: t2, exchangeEnd: t3, updateEnd: t4)
     }
 
@@ -75,29 +85,27 @@ extension Trainer {
     /// Every rank holds the same averaged gradient, so every rank decides alike.
     func applyUpdate(learningRate: Double, iteration: Int, lossSum: Double, images: Int) throws -> (norm: Double, clipped: Bool) {
         let o = options
-        let gradients = replica.store.gradients
-        let squaredNorm = averageGradients(gradients, scale: 1 / Float(comm.size))
-        if !squaredNorm.isFinite {
+        let update = sgdUpdate(replica.store, optimizer: optimizer, scale: 1 / Float(comm.size),
+                               clipNorm: o.model.computes ? o.clipGradientNorm : 0, learningRate: Float(learningRate))
+        if !update.norm.isFinite {
             throw TrainingError.diverged("iteration \(iteration): the averaged gradient holds NaN or Inf (loss \(lossSum / Double(max(images, 1)))); lower --base-lr")
         }
-        let norm = squaredNorm.squareRoot()
-        let clipped = o.model.computes && o.clipGradientNorm > 0 && norm > o.clipGradientNorm
-        if clipped {
-            let shrink = Float(o.clipGradientNorm / norm)
-            for i in 0..<gradients.count { gradients[i] *= shrink }
-        }
-        optimizer.step(parameters: replica.store.values, gradients: gradients, learningRate: Float(learningRate))
-        return (norm, clipped)
+        return update
     }
 
     func banner() -> String {
         let o = options
         let bytes = replica.store.count * 4
         let buckets = exchange.overlapsBackward ? " in \(exchange.buckets.count) buckets overlapping backward" : ""
-        return "training \(o.model.rawValue) (\(replica.store.count) parameters, \(bytes) gradient bytes) on \(o.dataset.rawValue)"
+        let replayed = replay.map {
+            String(format: "; compute replayed from %@ (worker speed-up %g, time dilation %g)",
+                   $0.settings.timelinePath, $0.settings.workerSpeedup, $0.settings.timeDilation)
+        } ?? ""
+        return "training \(o.model.rawValue) (\(replica.store.count) parameters, \(bytes) gradient bytes) on \(replay == nil ? o.dataset.rawValue : "no data")"
             + " \(o.inputSize)px, \(comm.size) rank(s) on \(comm.hostCount) host(s), global batch \(o.batchSize) (\(o.batchSize / comm.size) per rank),"
             + " allreduce \(algorithm.rawValue)\(buckets), base-lr \(o.baseLR) \(o.lrPolicy.rawValue)"
             + ((o.warmupIterations ?? 0) > 0 ? " after \(o.warmupIterations!) warm-up iterations" : "") + ", \(o.iterations) iterations"
+            + replayed
     }
 
     public func saveWeights(to path: String, iteration: Int) throws {
@@ -105,6 +113,23 @@ extension Trainer {
                                        tensors: replica.store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration)
         try WeightFile(header: header, values: Array(replica.store.values)).write(to: path)
     }
+}
+
+/// The update of one step, on the summed gradients in `store`: scale them to the
+/// average, clip the average's L2 norm to `clipNorm` (0: never), SGD step. A norm that
+/// is not finite leaves the parameters untouched (the caller stops the run).
+func sgdUpdate(_ store: ParameterStore, optimizer: SGD, scale: Float, clipNorm: Double,
+               learningRate: Float) -> (norm: Double, clipped: Bool) {
+    let gradients = store.gradients
+    let norm = averageGradients(gradients, scale: scale).squareRoot()
+    guard norm.isFinite else { return (norm, false) }
+    let clipped = clipNorm > 0 && norm > clipNorm
+    if clipped {
+        let shrink = Float(clipNorm / norm)
+        for i in 0..<gradients.count { gradients[i] *= shrink }
+    }
+    optimizer.step(parameters: store.values, gradients: gradients, learningRate: learningRate)
+    return (norm, clipped)
 }
 
 /// Divides the summed gradients by the rank count in place and returns the squared L2

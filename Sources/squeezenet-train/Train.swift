@@ -12,11 +12,13 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Optimizer and schedule") var optimizer: OptimizerOptions
     @OptionGroup(title: "Gradient exchange") var exchange: ExchangeOptions
     @OptionGroup(title: "Output") var output: OutputOptions
+    @OptionGroup(title: "Replayed compute (the scaling lab)") var replay: ReplayOptions
 
     /// The options as the command line gives them, in one pass.
     var options: TrainingOptions {
         var o = TrainingOptions()
         model.apply(to: &o); data.apply(to: &o); optimizer.apply(to: &o); exchange.apply(to: &o); output.apply(to: &o)
+        replay.apply(to: &o)
         return o
     }
 

@@ -113,3 +113,23 @@ struct OutputOptions: ParsableArguments {
         o.checkpointEvery = checkpointEvery; o.keepCheckpoints = keepCheckpoints; o.resume = resume; o.trace = trace
     }
 }
+
+struct ReplayOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Replay this measured single-worker timeline (squeezenet-train timeline) instead of computing: forward, backward and update become timed waits, each bucket leaves when real backward would produce it; the exchange is real. For the scaling lab (docs/scaling.md).",
+                               valueName: "file"))
+    var replayCompute: String?
+    @Option(help: "With --replay-compute: a worker this many times faster than the measured one (the timeline is divided by it).")
+    var workerSpeedup: Double = 1
+    @Option(help: "With --replay-compute: time dilation k; links shaped at R/k stand for rate R, the timeline is replayed k times slower, and emulated times are measured times / k.")
+    var timeDilation: Double = 1
+
+    func validate() throws {
+        if replayCompute == nil && (workerSpeedup != 1 || timeDilation != 1) {
+            throw ValidationError("--worker-speedup and --time-dilation need --replay-compute")
+        }
+    }
+
+    func apply(to o: inout TrainingOptions) {
+        o.replay = replayCompute.map { ReplaySettings(timelinePath: $0, workerSpeedup: workerSpeedup, timeDilation: timeDilation) }
+    }
+}

@@ -2,6 +2,7 @@ import Foundation
 import Metrics
 import NeuralNet
 import TestSupport
+import Topology
 import Training
 import XCTest
 
@@ -50,8 +51,8 @@ final class BucketHookTests: XCTestCase {
             // it closes with the tensor that takes it to `firstBucketBytes`.
             let first = GradientExchange.buckets(of: store, bucketBytes: 4 << 20)[0]
             let lowest = store.refs.first { $0.offset == first.lowerBound }!
-            XCTAssertLessThan((first.count - lowest.count) * 4, GradientExchange.firstBucketBytes)
-            XCTAssertGreaterThanOrEqual(first.count * 4, GradientExchange.firstBucketBytes)
+            XCTAssertLessThan((first.count - lowest.count) * 4, GradientBuckets.firstBucketBytes)
+            XCTAssertGreaterThanOrEqual(first.count * 4, GradientBuckets.firstBucketBytes)
         }
     }
 
