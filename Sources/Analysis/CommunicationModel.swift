@@ -26,34 +26,17 @@ public enum CommunicationModel {
         Traffic(perRank: (0..<p).map { algorithm.traffic(rank: $0, ranks: p, count: count, elementSize: elementSize) })
     }
 
-    /// The algorithm the `mpi` model stands in for at `gradientBytes`.
-    public static func mpiModelledAlgorithm(gradientBytes: Int) -> String {
-        gradientBytes < AllreduceAlgorithm.mpiRecursiveDoublingThresholdBytes ? "recursive-doubling" : "ring"
+    /// The algorithm the `mpi` model stands in for at `gradientBytes` over `p` ranks.
+    public static func mpiModelledAlgorithm(gradientBytes: Int, worldSize p: Int = 8) -> String {
+        OpenMPITuned.algorithm(ranks: max(p, 2), bytes: gradientBytes).rawValue
     }
 
-    /// Critical-path seconds of one allreduce of `n` bytes over `p` workers:
-    /// - tree: 2 ceil(log2 p)(alpha + N beta)
-    /// - ring: 2(p-1) alpha + 2((p-1)/p) N beta
-    /// - ps:   2(p-1)(alpha + N beta), serialised at the server
-    /// - mpi:  ring above 10 KB; below, recursive doubling over p' = 2^floor(log2 p):
-    ///         (log2 p' + (p > p' ? 2 : 0))(alpha + N beta)
+    /// Critical-path seconds of one allreduce of `n` bytes over `p` workers, exchanged
+    /// whole after backward (`AllreduceTime`, the tree pipelined as across hosts).
     public static func criticalPathSeconds(_ algorithm: AllreduceAlgorithm, worldSize p: Int,
                                            gradientBytes n: Int, network: NetworkPreset) -> Double {
         precondition(p >= 1, "worldSize must be positive")
-        let a = network.alpha, b = network.beta, bytes = Double(n)
-        switch algorithm {
-        case .tree:
-            return 2 * Double(BinomialTree.depth(size: p)) * (a + bytes * b)
-        case .ring:
-            return 2 * Double(p - 1) * a + 2 * Double(p - 1) / Double(p) * bytes * b
-        case .ps:
-            return 2 * Double(p - 1) * (a + bytes * b)
-        case .mpi:
-            if n >= AllreduceAlgorithm.mpiRecursiveDoublingThresholdBytes {
-                return criticalPathSeconds(.ring, worldSize: p, gradientBytes: n, network: network)
-            }
-            let lower = AllreduceAlgorithm.floorLog2(p), extra = p > (1 << lower) ? 2 : 0
-            return Double(lower + extra) * (a + bytes * b)
-        }
+        return AllreduceTime.seconds(algorithm, workers: p, bytes: n, alpha: network.alpha, beta: network.beta,
+                                     pipelinedTree: true)
     }
 }

@@ -141,7 +141,7 @@ extension TreeAllreduce {
         /// Ranks on several hosts: the links are the bottleneck. Small segments, and
         /// the sum travelling down while partial sums still travel up, keep both
         /// directions of every link busy.
-        public static let network = Schedule(segmentElements: 1 << 15, downLag: 1)
+        public static let network = Schedule(segmentElements: BinomialTree.networkSegmentElements, downLag: 1)
         /// The whole buffer as one segment: for exchanges that are already pipelined
         /// some other way (gradient buckets), the fewest hand-offs between ranks.
         public static let unsegmented = Schedule(segmentElements: Int.max, downLag: nil)

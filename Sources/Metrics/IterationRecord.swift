@@ -61,6 +61,15 @@ public struct IterationRecord: Codable, Equatable, Sendable {
     /// Set when forward, backward and update were not computed but replayed as timed
     /// waits from a measured single-worker timeline (the scaling lab); the exchange is real.
     public var replay: Replay?
+    /// The host's network interface counters (`--link-counters`: the kernel's bytes sent and
+    /// received since the interface came up, headers included) at the start of this iteration;
+    /// nil when not read. The difference to the next iteration's is what crossed the link in
+    /// this one, whatever was still draining from socket buffers when the exchange returned.
+    public var linkTxCounter: Int?
+    public var linkRxCounter: Int?
+    /// When the iteration started, Unix seconds (CLOCK_REALTIME): for lining the records
+    /// up with samplers outside the process (the scaling lab's /proc/stat). Nil in old files.
+    public var startedAt: Double?
 
     /// How replayed compute was scaled: the timeline's durations times
     /// `timeDilation / workerSpeedup`. Times in this record are as measured (dilated);
@@ -86,7 +95,8 @@ public struct IterationRecord: Codable, Equatable, Sendable {
                 dataSeconds: Double, iterationSeconds: Double,
                 batchSize: Int, globalBatchSize: Int, loss: Double? = nil,
                 learningRate: Double, exposedCommSeconds: Double? = nil, gradientNorm: Double? = nil,
-                replay: Replay? = nil) {
+                replay: Replay? = nil, linkTxCounter: Int? = nil, linkRxCounter: Int? = nil,
+                startedAt: Double? = nil) {
         self.rank = rank
         self.iteration = iteration
         self.worldSize = worldSize
@@ -110,6 +120,9 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         self.exposedCommSeconds = exposedCommSeconds
         self.gradientNorm = gradientNorm
         self.replay = replay
+        self.linkTxCounter = linkTxCounter
+        self.linkRxCounter = linkRxCounter
+        self.startedAt = startedAt
     }
 
     enum CodingKeys: String, CodingKey {
@@ -130,5 +143,8 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         case learningRate = "learning_rate"
         case exposedCommSeconds = "exposed_comm_seconds"
         case gradientNorm = "gradient_norm"
+        case linkTxCounter = "link_tx_counter"
+        case linkRxCounter = "link_rx_counter"
+        case startedAt = "started_at"
     }
 }

@@ -11,6 +11,10 @@ public struct BinomialTree: Equatable, Sendable {
     public let rank: Int
     public let size: Int
 
+    /// Floats per segment of the pipelined tree across hosts (the collective's schedule
+    /// and the cost model both read it).
+    public static let networkSegmentElements = 1 << 15
+
     @inlinable public init(rank: Int, size: Int) {
         precondition(size > 0 && rank >= 0 && rank < size, "rank \(rank) of \(size)")
         self.rank = rank

@@ -22,13 +22,9 @@ public struct RankTraffic: Equatable, Sendable {
 }
 
 extension AllreduceAlgorithm {
-    /// Messages of fewer bytes go to recursive doubling in the `mpi` model; larger
-    /// ones to the ring (Open MPI's tuned "intermediate message" threshold).
-    public static let mpiRecursiveDoublingThresholdBytes = 10_000
-
     /// How the native MPI_Allreduce is modelled; put this next to any `mpi` figure.
     public static let mpiAssumption =
-        "modelled, not measured: assumed Open MPI's choice, recursive doubling below 10 KB and the ring above"
+        "modelled, not measured: Open MPI 4.1.4's tuned fixed decision (OpenMPITuned), recursive doubling for small messages and Rabenseifner's algorithm from 8 KB (256 KB at 2 ranks)"
 
     /// Bytes and messages of rank `rank` of `p` for one allreduce of `count` elements of
     /// `elementSize` bytes (N = count x elementSize), one message per chunk or edge.
@@ -48,10 +44,7 @@ extension AllreduceAlgorithm {
             let peers = rank == 0 ? p - 1 : 1
             return RankTraffic(bytesSent: peers * n, bytesReceived: peers * n, messagesSent: peers, messagesReceived: peers)
         case .mpi:
-            if n >= Self.mpiRecursiveDoublingThresholdBytes {
-                return Self.ringTraffic(rank: rank, ranks: p, count: count, elementSize: elementSize)
-            }
-            return Self.recursiveDoublingTraffic(rank: rank, ranks: p, bytes: n)
+            return OpenMPITuned.traffic(rank: rank, ranks: p, count: count, elementSize: elementSize)
         }
     }
 
@@ -64,12 +57,12 @@ extension AllreduceAlgorithm {
         return (t.bytesSent, t.bytesReceived)
     }
 
-    /// Bytes sent by all ranks together per allreduce: 2(p-1)N for tree, ring, ps
-    /// (and for the `mpi` model, whose recursive doubling sends log2(p) N per rank).
+    /// Bytes sent by all ranks together per allreduce: 2(p-1)N for tree, ring, ps;
+    /// the `mpi` model's own sum (for whole elements: n is a multiple of 4).
     public func totalBytesSent(ranks p: Int, gradientBytes n: Int) -> Double {
-        if self == .mpi && n < Self.mpiRecursiveDoublingThresholdBytes {
+        if self == .mpi {
             guard p > 1 else { return 0 }
-            return Double((0..<p).map { Self.recursiveDoublingTraffic(rank: $0, ranks: p, bytes: n).bytesSent }.reduce(0, +))
+            return Double((0..<p).map { traffic(rank: $0, ranks: p, count: n / 4).bytesSent }.reduce(0, +))
         }
         return 2 * Double(p - 1) * Double(n)
     }

@@ -74,7 +74,8 @@ final class MetricsSink: TrainingObserver {
             globalBatchSize: t.options.batchSize,
             loss: s.images > 0 && t.replay == nil ? s.result.lossSum / Double(s.images) : nil,
             learningRate: s.learningRate, exposedCommSeconds: s.exchangeEnd - s.backwardEnd, gradientNorm: s.gradientNorm,
-            replay: t.replay.map { IterationRecord.Replay(workerSpeedup: $0.settings.workerSpeedup, timeDilation: $0.settings.timeDilation) })
+            replay: t.replay.map { IterationRecord.Replay(workerSpeedup: $0.settings.workerSpeedup, timeDilation: $0.settings.timeDilation) },
+            linkTxCounter: s.link?.tx, linkRxCounter: s.link?.rx, startedAt: s.startedAt)
     }
 
     /// Gathers every rank's pending records to rank 0, which appends them ordered by iteration, then rank.

@@ -74,6 +74,9 @@ public struct TrainingOptions: Codable, Equatable {
     public var bucketMB: Double = 0
     /// Replay a measured single-worker timeline instead of computing (the scaling lab).
     public var replay: ReplaySettings?
+    /// A network interface (eth0) whose kernel byte counters each rank reads at the start of
+    /// every iteration, into the metrics: the bytes on the host's link (one rank per host).
+    public var linkCounters: String?
 
     public init() {}
 
@@ -163,6 +166,9 @@ public struct TrainingOptions: Codable, Equatable {
             throw bad("--input-size \(inputSize) is too small for \(architecture.title): at least \(architecture.minimumInputSize)")
         }
         if let r = replay { try Self.validate(replay: r, of: self) }
+        if let name = linkCounters, LinkCounters(interface: name).read() == nil {
+            throw bad("--link-counters \(name): no readable /sys/class/net/\(name)/statistics (ip link lists the interfaces)")
+        }
         if dataset == .fashionMNIST && classes != 10 && model.computes && replay == nil {
             throw bad("--classes must be 10 for fashion-mnist, got \(classes)")
         }

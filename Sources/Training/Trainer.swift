@@ -43,6 +43,8 @@ public final class Trainer {
     var tracer: TraceRecorder?
     /// Replayed compute (the scaling lab); nil: real forward, backward and update.
     let replay: ComputeReplay?
+    /// `--link-counters`: this host's interface, read around every exchange.
+    let linkCounters: LinkCounters?
 
     var isRoot: Bool { comm.rank == 0 }
     var algorithm: AllreduceAlgorithm { options.allreduce }
@@ -89,15 +91,17 @@ public final class Trainer {
         (train, test) = loaded
         metrics = writer
         replay = replayed
+        linkCounters = resolved.linkCounters.map(LinkCounters.init(interface:))
         try Trainer.agree(options: resolved, datasetCount: train?.count ?? 0, hook: (hook ?? IdentityHook()).name,
                           replay: replayed?.fingerprint ?? 0, error: startupError, comm: communicator)
 
         let replica = built!
         self.replica = replica
         let multiplier = Float(resolved.classifierLRMult)
-        optimizer = SGD(parameterCount: replica.store.count, momentum: Float(resolved.momentum),
+        // Replayed compute updates nothing: no momentum buffer (244 MB for AlexNet, per rank).
+        optimizer = SGD(parameterCount: replay == nil ? replica.store.count : 0, momentum: Float(resolved.momentum),
                         weightDecay: Float(resolved.weightDecay),
-                        rateMultipliers: replica.classifierRange.map { [($0, multiplier)] } ?? [])
+                        rateMultipliers: replay == nil ? replica.classifierRange.map { [($0, multiplier)] } ?? [] : [])
         let bucketBytes = resolved.bucketMB > 0 ? max(4, Int(resolved.bucketMB * 1_048_576)) : 0
         if bucketBytes > 0 && replica.network != nil && !communicator.allowsSerializedThreads {
             throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")

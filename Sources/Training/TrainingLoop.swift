@@ -21,6 +21,10 @@ struct StepReport {
     let clipped: Bool
     /// Clock readings: start, data ready, backward done, exchange done, update done.
     let start: Double, dataEnd: Double, backwardEnd: Double, exchangeEnd: Double, updateEnd: Double
+    /// The host's interface counters at the start of the step (`--link-counters`), nil when not read.
+    var link: (tx: Int, rx: Int)? = nil
+    /// Unix seconds at `start` (wall clock, for lining up with outside samplers).
+    var startedAt: Double = 0
 }
 
 extension Trainer {
@@ -48,11 +52,13 @@ extension Trainer {
     /// backward when overlapping), the rest of the exchange, then the update.
     func step(_ iteration: Int) throws -> StepReport {
         let o = options
+        let startedAt = Date().timeIntervalSince1970
         let t0 = monotonicSeconds()
         let indices = schedule?.indices(forIteration: iteration) ?? []
         let t1 = monotonicSeconds()
         _ = comm.takeCounters()
         FaultInjection.beforeAllreduce(rank: comm.rank, iteration: iteration)
+        let link = linkCounters?.read()
         exchange.beginIteration()
         let result: Replica.StepResult
         if let replay {
@@ -78,7 +84,8 @@ extension Trainer {
                           images: replay == nil ? indices.count : replica.localBatch,
                           result: result, counters: counters, commSeconds: max(exchange.commSeconds, 0),
                           learningRate: lr, gradientNorm: o.model.computes && replay == nil ? update.norm : nil, clipped: update.clipped,
-                          start: t0, dataEnd: t1, backwardEnd: t2, exchangeEnd: t3, updateEnd: t4)
+                          start: t0, dataEnd: t1, backwardEnd: t2, exchangeEnd: t3, updateEnd: t4, link: link,
+                          startedAt: startedAt)
     }
 
     /// Average the summed gradients, clip them (Caffe's clip_gradients), SGD step.

@@ -14,6 +14,6 @@ struct SqueezeNetTrain: ParsableCommand {
           squeezenet-train check-reference REFERENCE/squeezenet_v1_0_c10_64px
           squeezenet-train train --help            (every training option)
         """,
-        subcommands: [Train.self, CheckReference.self, Diff.self, ReportCommand.self, Calibrate.self, Bench.self, Timeline.self],
+        subcommands: [Train.self, CheckReference.self, Diff.self, ReportCommand.self, Calibrate.self, Bench.self, Timeline.self, ScalingReport.self],
         defaultSubcommand: Train.self)
 }

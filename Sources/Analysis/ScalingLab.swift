@@ -1,0 +1,331 @@
+// The scaling lab's measured points (launch/scaling-lab), read back, turned into
+// emulated figures (measured time / dilation k), held to the step model, and judged for
+// whether the two cores were the bottleneck. docs/scaling.md explains the method.
+import Basics
+import Foundation
+import Metrics
+import Topology
+
+/// `point.json`, written by the lab next to each point's metrics.
+public struct LabPointConfig: Codable, Equatable, Sendable {
+    /// The link rate the point stands for ("1gbit", "10gbit").
+    public var rate: String
+    /// The tbf rate the links were shaped at (rate / k).
+    public var shapedRate: String?
+    public var timeDilation: Double
+    public var workerSpeedup: Double
+    public var model: String
+    public var algorithm: String
+    public var bucketMB: Double
+    public var hosts: Int
+    public var iterations: Int
+    public var warmupIterations: Int
+    /// "replayed" (the lab's points) or "real" (the replay validation's reference).
+    public var compute: String?
+    public var politeWaitUs: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case rate, model, algorithm, hosts, iterations, compute
+        case shapedRate = "shaped_rate"
+        case timeDilation = "time_dilation"
+        case workerSpeedup = "worker_speedup"
+        case bucketMB = "bucket_mb"
+        case warmupIterations = "warmup_iterations"
+        case politeWaitUs = "polite_wait_us"
+    }
+
+    /// Megabits per second of `rate`.
+    public var rateMbit: Double { Self.megabits(rate) ?? .nan }
+
+    static func megabits(_ rate: String) -> Double? {
+        if rate.hasSuffix("gbit"), let v = Double(rate.dropLast(4)) { return v * 1000 }
+        if rate.hasSuffix("mbit"), let v = Double(rate.dropLast(4)) { return v }
+        return nil
+    }
+
+    /// The gradient bucket size in bytes as the trainer computes it (0: one exchange).
+    public var bucketBytes: Int { bucketMB > 0 ? max(4, Int(bucketMB * 1_048_576)) : 0 }
+}
+
+/// One point as measured, in emulated seconds (measured / k), with its model.
+public struct LabPoint: Codable, Sendable {
+    public var id: String
+    public var config: LabPointConfig
+    /// Medians over the measured iterations of the slowest rank's figure.
+    public var iterationSeconds: Double
+    public var exposedSeconds: Double
+    public var exchangeSeconds: Double
+    public var imagesPerSecond: Double
+    /// Filled in once the one-host point of the same series is known.
+    public var speedup: Double?
+    public var efficiency: Double?
+    /// Mean over ranks of the bytes each sent per iteration (counted; modelled for mpi).
+    public var bytesSentPerRank: Double
+    public var bytesCounted: Bool
+    /// Per host (rank = host), the interface's sent bytes per iteration (kernel counters).
+    public var linkTxBytesPerHost: [Double]
+    /// link / counted - 1 of the host where it is largest in size (over the run's iterations).
+    public var linkDeviation: Double?
+    /// Busy share of both cores over the measured iterations, and while the exchange ran.
+    public var cpuBusy: Double?
+    public var cpuBusyDuringExchange: Double?
+    public var cpuBound: Bool
+    public var model: StepModel.Step?
+    public var modelSpeedup: Double?
+    public var modelEfficiency: Double?
+    /// measured / modelled - 1, for the iteration and for the exposed exchange.
+    public var iterationError: Double? {
+        model.map { iterationSeconds / $0.iterationSeconds - 1 }
+    }
+}
+
+/// What the lab's alpha and beta are: latency from the small messages, bandwidth from
+/// the slope between the two largest (tbf lets a burst of a few hundred KB through at
+/// the veth's speed, so a fit over every size overstates the bandwidth).
+public struct LabLink: Codable, Equatable, Sendable {
+    public var alpha: Double
+    public var beta: Double
+    public var method: String
+
+    public init(alpha: Double, beta: Double, method: String) { self.alpha = alpha; self.beta = beta; self.method = method }
+
+    public init(calibration c: Calibration) throws {
+        let points = c.points.sorted { $0.bytes < $1.bytes }
+        let small = points.filter { $0.bytes <= 4096 }.map(\.oneWaySeconds)
+        guard let a = median(small), points.count >= 2 else {
+            throw MetricsError.malformed("calibration: needs sizes up to 4 KB and at least two large ones")
+        }
+        let last = points[points.count - 1], before = points[points.count - 2]
+        let slope = (last.oneWaySeconds - before.oneWaySeconds) / Double(last.bytes - before.bytes)
+        guard slope > 0, a > 0 else { throw MetricsError.malformed("calibration: latency or bandwidth is not positive") }
+        self.init(alpha: a, beta: slope,
+                  method: "alpha: median one-way time of messages up to 4 KB; beta: slope of the one-way time between \(before.bytes) and \(last.bytes) bytes (ping-pong inside the cluster)")
+    }
+
+    /// The link a point stands for: bandwidth scaled to its rate, latency divided by k.
+    public func emulated(rateMbit: Double, calibratedMbit: Double, dilation k: Double) -> LabLink {
+        LabLink(alpha: alpha / k, beta: beta * calibratedMbit / rateMbit, method: method)
+    }
+}
+
+/// `wire.json` of netns-cluster run: each host's interface tx counter after the run, in hostfile order.
+enum LabWire {
+    static func read(_ path: String) -> [Int] {
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let hosts = object["hosts"] as? [[String: Any]] else { return [] }
+        return hosts.compactMap { ($0["tx_after"] as? NSNumber)?.intValue }
+    }
+}
+
+/// Busy share of both cores between two /proc/stat samples.
+struct CPUSample { var time: Double; var busy: Double; var duration: Double }
+
+enum CPUSamples {
+    /// `cpu.txt`: "unix-seconds user nice system idle iowait irq softirq steal" per line.
+    static func read(_ path: String) -> [CPUSample] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        let rows: [[Double]] = text.split(separator: "\n").compactMap { line in
+            let v = line.split(separator: " ").compactMap { Double($0) }
+            return v.count == 9 ? v : nil
+        }
+        var out: [CPUSample] = []
+        for (a, b) in zip(rows, rows.dropFirst()) {
+            let d = (1..<9).map { b[$0] - a[$0] }
+            let total = d.reduce(0, +)
+            guard total > 0, b[0] > a[0] else { continue }
+            out.append(CPUSample(time: a[0], busy: 1 - (d[3] + d[4]) / total, duration: b[0] - a[0]))
+        }
+        return out
+    }
+
+    /// The busy share over the parts of `windows` the samples cover (time-weighted).
+    static func busy(_ samples: [CPUSample], in windows: [(Double, Double)]) -> Double? {
+        var weight = 0.0, sum = 0.0
+        for s in samples {
+            let lo = s.time, hi = s.time + s.duration
+            for w in windows {
+                let overlap = min(hi, w.1) - max(lo, w.0)
+                if overlap > 0 { weight += overlap; sum += overlap * s.busy }
+            }
+        }
+        return weight > 0 ? sum / weight : nil
+    }
+}
+
+extension LabPoint {
+    /// The two cores count as saturated while the exchange ran above this busy share.
+    public static let cpuBoundThreshold = 0.9
+
+    /// Reads one point folder (point.json, metrics.jsonl, cpu.txt).
+    public static func load(_ dir: String, id: String) throws -> LabPoint {
+        let configPath = (dir as NSString).appendingPathComponent("point.json")
+        let config: LabPointConfig
+        do {
+            config = try JSONDecoder().decode(LabPointConfig.self, from: Data(contentsOf: URL(fileURLWithPath: configPath)))
+        } catch { throw MetricsError.malformed("\(configPath): not a lab point (\(error))") }
+        guard config.hosts >= 1, config.timeDilation >= 1, config.workerSpeedup > 0, config.rateMbit.isFinite else {
+            throw MetricsError.malformed("\(configPath): impossible hosts, dilation, speed-up or rate")
+        }
+        let records = try MetricsReader.read((dir as NSString).appendingPathComponent("metrics.jsonl"))
+        let measured = records.filter { $0.iteration >= config.warmupIterations }
+        let iterations = Set(measured.map(\.iteration)).sorted()
+        guard !iterations.isEmpty, Set(records.map(\.rank)).count == config.hosts else {
+            throw MetricsError.malformed("\(dir): no measured iterations, or not one record per host")
+        }
+        let k = config.timeDilation
+        func slowest(_ f: (IterationRecord) -> Double) -> Double {
+            median(iterations.map { i in measured.filter { $0.iteration == i }.map(f).max()! })! / k
+        }
+        let iteration = slowest(\.iterationSeconds)
+        let perRank = iterations.map { i in measured.filter { $0.iteration == i }.map { Double($0.bytesSent) } }
+        let bytes = median(perRank.map { $0.reduce(0, +) / Double($0.count) })!
+        // The link against the counted bytes, per host (rank r on the r-th host): from the
+        // counters at the start of the first iteration to the counters after the run
+        // (wire.json), against every iteration's counted bytes. Reading after the run, not at
+        // the last iteration's end, takes in what the socket buffers and the tbf queue (up to
+        // 100 ms of line rate) still held; it adds the final metrics gather (a few KB).
+        var linkPerHost: [Double] = [], deviation: Double?
+        let ranks = Set(records.map(\.rank)).sorted()
+        let after = LabWire.read((dir as NSString).appendingPathComponent("wire.json"))
+        if records.allSatisfy({ $0.linkTxCounter != nil }), after.count >= ranks.count {
+            for r in ranks {
+                let mine = records.filter { $0.rank == r }.sorted { $0.iteration < $1.iteration }
+                let link = Double(after[r] - mine.first!.linkTxCounter!)
+                let counted = Double(mine.reduce(0) { $0 + $1.bytesSent })
+                linkPerHost.append(link / Double(mine.count))
+                if counted > 0, abs(link / counted - 1) > abs(deviation ?? 0) { deviation = link / counted - 1 }
+            }
+        }
+        // CPU while the exchange ran: rank 0's exchange windows of the measured iterations.
+        let samples = CPUSamples.read((dir as NSString).appendingPathComponent("cpu.txt"))
+        var windows: [(Double, Double)] = [], whole: [(Double, Double)] = []
+        for r in measured where r.rank == 0 {
+            guard let start = r.startedAt else { continue }
+            let exchangeEnd = start + r.dataSeconds + r.computeSeconds + (r.exposedCommSeconds ?? 0)
+            windows.append((exchangeEnd - r.commSeconds, exchangeEnd))
+            whole.append((start, start + r.iterationSeconds))
+        }
+        let during = CPUSamples.busy(samples, in: windows)
+        return LabPoint(id: id, config: config, iterationSeconds: iteration,
+                        exposedSeconds: slowest { $0.exposedCommSeconds ?? 0 }, exchangeSeconds: slowest(\.commSeconds),
+                        imagesPerSecond: Double(32 * config.hosts) / iteration, speedup: nil, efficiency: nil,
+                        bytesSentPerRank: bytes, bytesCounted: records.allSatisfy(\.bytesCounted),
+                        linkTxBytesPerHost: linkPerHost, linkDeviation: deviation,
+                        cpuBusy: CPUSamples.busy(samples, in: whole), cpuBusyDuringExchange: during,
+                        cpuBound: (during ?? 0) >= cpuBoundThreshold, model: nil, modelSpeedup: nil, modelEfficiency: nil)
+    }
+}
+
+/// Everything one lab run measured, modelled and judged.
+public struct ScalingLab: Sendable {
+    public var directory: String
+    public var timelines: [String: ComputeTimeline]
+    public var link: LabLink
+    /// Calibrated at this tbf rate (Mbit/s).
+    public var calibratedMbit: Double
+    /// One-way latency of a 4-byte message with and without the polite wait.
+    public var politeLatency: (polite: Double, yielding: Double)?
+    public var points: [LabPoint]
+    public var replayValidation: [(model: String, bucketMB: Double, real: LabPoint, replayed: LabPoint)]
+    public var dilationValidation: [LabPoint]
+
+    /// Reads a lab folder: timelines/, calibration/, points/, validation/.
+    public static func load(_ dir: String) throws -> ScalingLab {
+        let fm = FileManager.default
+        func sub(_ path: String) -> String { (dir as NSString).appendingPathComponent(path) }
+        var timelines: [String: ComputeTimeline] = [:]
+        for name in (try? fm.contentsOfDirectory(atPath: sub("timelines"))) ?? [] where name.hasSuffix(".json") {
+            let t = try ComputeTimeline.load(sub("timelines/" + name))
+            timelines[t.model] = t
+        }
+        guard !timelines.isEmpty else { throw MetricsError.malformed("\(dir): no timelines/*.json (is this a scaling-lab folder?)") }
+        let calibrations = ((try? fm.contentsOfDirectory(atPath: sub("calibration"))) ?? []).sorted()
+        guard let rate = calibrations.first, let mbit = LabPointConfig.megabits(rate) else {
+            throw MetricsError.malformed("\(dir): no calibration/<rate>/calibration.json")
+        }
+        let calibration = try Calibration.read(sub("calibration/\(rate)/calibration.json"))
+        let link = try LabLink(calibration: calibration)
+        var latency: (Double, Double)?
+        if let yielding = try? Calibration.read(sub("calibration/\(rate)/no-polite.json")),
+           let a = calibration.points.first(where: { $0.bytes == 4 }), let b = yielding.points.first(where: { $0.bytes == 4 }) {
+            latency = (a.oneWaySeconds, b.oneWaySeconds)
+        }
+        func points(under root: String) throws -> [LabPoint] {
+            guard let walker = fm.enumerator(atPath: sub(root)) else { return [] }
+            var out: [LabPoint] = []
+            for case let path as String in walker where path.hasSuffix("point.json") {
+                let folder = (path as NSString).deletingLastPathComponent
+                out.append(try LabPoint.load(sub(root + "/" + folder), id: folder))
+            }
+            return out.sorted { $0.id < $1.id }
+        }
+        var lab = ScalingLab(directory: dir, timelines: timelines, link: link, calibratedMbit: mbit,
+                             politeLatency: latency, points: try points(under: "points"), replayValidation: [],
+                             dilationValidation: try points(under: "validation/dilation"))
+        let replays = try points(under: "validation/replay")
+        for real in replays where real.config.compute == "real" {
+            if let replayed = replays.first(where: { $0.config.compute == "replayed" && $0.config.model == real.config.model
+                && $0.config.bucketMB == real.config.bucketMB }) {
+                lab.replayValidation.append((real.config.model, real.config.bucketMB, real, replayed))
+            }
+        }
+        lab.points = lab.points.map(lab.modelled)
+        lab.dilationValidation = lab.dilationValidation.map(lab.modelled)
+        lab.fillSpeedups()
+        return lab
+    }
+
+    /// The link a point's model uses.
+    public func link(for c: LabPointConfig) -> LabLink {
+        link.emulated(rateMbit: c.rateMbit, calibratedMbit: calibratedMbit, dilation: c.timeDilation)
+    }
+
+    /// The step model of a configuration (nil without its model's timeline).
+    public func stepModel(_ c: LabPointConfig) -> StepModel? {
+        timelines[c.model].map { StepModel(timeline: $0, workerSpeedup: c.workerSpeedup, bucketBytes: c.bucketBytes) }
+    }
+
+    func modelled(_ p: LabPoint) -> LabPoint {
+        var p = p
+        guard let m = stepModel(p.config), let algorithm = AllreduceAlgorithm(rawValue: p.config.algorithm) else { return p }
+        let l = link(for: p.config)
+        p.model = m.step(algorithm, workers: p.config.hosts, alpha: l.alpha, beta: l.beta)
+        return p
+    }
+
+    /// Speed-up and efficiency against the one-host point of the same rate, worker, model and buckets.
+    mutating func fillSpeedups() {
+        let ones = points.filter { $0.config.hosts == 1 }
+        for i in points.indices {
+            let c = points[i].config
+            guard let one = ones.first(where: { $0.config.rate == c.rate && $0.config.workerSpeedup == c.workerSpeedup
+                && $0.config.model == c.model && $0.config.bucketMB == c.bucketMB }) else { continue }
+            let p = Double(c.hosts)
+            points[i].efficiency = one.iterationSeconds / points[i].iterationSeconds
+            points[i].speedup = points[i].efficiency! * p
+            if let m = points[i].model, let m1 = one.model {
+                points[i].modelEfficiency = m1.iterationSeconds / m.iterationSeconds
+                points[i].modelSpeedup = points[i].modelEfficiency! * p
+            }
+        }
+    }
+
+    /// The series (rate, worker speed-up, bucket MB) the lab measured, in a fixed order.
+    public var series: [(rate: String, speedup: Double, bucketMB: Double)] {
+        var seen: [(String, Double, Double)] = []
+        for p in points where !seen.contains(where: { $0 == (p.config.rate, p.config.workerSpeedup, p.config.bucketMB) }) {
+            seen.append((p.config.rate, p.config.workerSpeedup, p.config.bucketMB))
+        }
+        return seen.sorted { ($0.0.count, $0.0, $0.1, $0.2) < ($1.0.count, $1.0, $1.1, $1.2) }
+    }
+
+    /// Modelled efficiency of `model` with `algorithm` at `p` workers on `link` (buckets and speed-up as given).
+    public func modelEfficiency(model: String, algorithm: AllreduceAlgorithm, workers p: Int, alpha: Double, beta: Double,
+                                speedup: Double, bucketBytes: Int) -> Double? {
+        guard let t = timelines[model] else { return nil }
+        let m = StepModel(timeline: t, workerSpeedup: speedup, bucketBytes: bucketBytes)
+        let one = m.step(algorithm, workers: 1, alpha: alpha, beta: beta).iterationSeconds
+        return one / m.step(algorithm, workers: p, alpha: alpha, beta: beta).iterationSeconds
+    }
+}
