@@ -122,7 +122,8 @@ enum LabWire {
 struct CPUSample { var time: Double; var busy: Double; var duration: Double }
 
 enum CPUSamples {
-    /// `cpu.txt`: "unix-seconds user nice system idle iowait irq softirq steal" per line.
+    /// `cpu.txt`: "unix-seconds user nice system idle iowait irq softirq steal" per line;
+    /// busy = everything but idle, iowait and nice.
     static func read(_ path: String) -> [CPUSample] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         let rows: [[Double]] = text.split(separator: "\n").compactMap { line in
@@ -134,7 +135,8 @@ enum CPUSamples {
             let d = (1..<9).map { b[$0] - a[$0] }
             let total = d.reduce(0, +)
             guard total > 0, b[0] > a[0] else { continue }
-            out.append(CPUSample(time: a[0], busy: 1 - (d[3] + d[4]) / total, duration: b[0] - a[0]))
+            // Niced time is not the lab's: work at nice 19 beside it only fills idle cycles.
+            out.append(CPUSample(time: a[0], busy: 1 - (d[1] + d[3] + d[4]) / total, duration: b[0] - a[0]))
         }
         return out
     }

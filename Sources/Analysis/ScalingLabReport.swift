@@ -70,7 +70,7 @@ extension ScalingLab {
                          Self.ms(p.iterationSeconds), Format.fixed(p.imagesPerSecond, 1), p.speedup.map { Format.fixed($0, 2) } ?? "-",
                          Self.pct(p.efficiency), Self.ms(p.exposedSeconds),
                          Self.mb(p.bytesSentPerRank) + (p.bytesCounted ? "" : " (modelled)"),
-                         Self.mb(p.linkTxBytesPerHost.max()), p.bytesCounted ? Self.signed(p.linkDeviation) : "-",
+                         Self.mb(p.linkTxBytesPerHost.max()), Self.signed(p.linkDeviation) + (p.bytesCounted || p.linkDeviation == nil ? "" : " (vs modelled)"),
                          Self.pct(p.cpuBusyDuringExchange) + (p.cpuBound ? " CPU-bound" : ""),
                          Self.ms(p.model?.iterationSeconds), Self.ms(p.model?.exposedSeconds), Self.pct(p.modelEfficiency),
                          Self.signed(p.iterationError)])

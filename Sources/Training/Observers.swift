@@ -29,6 +29,7 @@ extension Trainer {
         let evaluation = EvaluationObserver(trainer: self)
         var observers: [TrainingObserver] = [metricsSink, progress, DivergenceObserver(trainer: self, progress: progress), evaluation]
         if options.model.computes && replay == nil { observers.append(CheckpointObserver(trainer: self, metrics: metricsSink)) }
+        observers.append(ExchangeSummaryObserver(trainer: self, metrics: metricsSink))
         if let tracer = tracer, let path = options.trace { observers.append(TraceObserver(trainer: self, tracer: tracer, path: path)) }
         return (observers, progress, evaluation)
     }
@@ -44,7 +45,7 @@ final class MetricsSink: TrainingObserver {
     private var pending: [IterationRecord] = []
     /// The counters saw this run's bytes: every algorithm but native MPI_Allreduce, and
     /// any hook other than the identity (which moves its own, counted, messages).
-    private let bytesCounted: Bool
+    let bytesCounted: Bool
 
     init(trainer: Trainer) {
         self.trainer = trainer
@@ -86,6 +87,44 @@ final class MetricsSink: TrainingObserver {
         guard let gathered = try trainer.comm.gatherBytes(Array(lines), root: 0), let writer = trainer.metrics else { return }
         let records = try gathered.flatMap { try MetricsReader.parse(Data($0), source: "gathered metrics") }
         try writer.write(contentsOf: records.sorted { ($0.iteration, $0.rank) < ($1.iteration, $1.rank) })
+    }
+}
+
+/// The run's closing lines, what the paper's claim is about: the bytes each rank sent per
+/// iteration (counted), what an AlexNet-sized gradient would send with the same algorithm
+/// and ranks (modelled from the same formulas the counters are checked against), and the
+/// share of the iteration time spent waiting on the exchange. One allreduce at the end.
+final class ExchangeSummaryObserver: TrainingObserver {
+    unowned let trainer: Trainer
+    unowned let metrics: MetricsSink
+    private var bytes = 0.0, exposed = 0.0, time = 0.0, iterations = 0
+
+    init(trainer: Trainer, metrics: MetricsSink) { self.trainer = trainer; self.metrics = metrics }
+
+    func stepEnded(_ s: StepReport) throws {
+        let t = trainer
+        bytes += Double(metrics.bytesCounted ? s.counters.bytesSent
+                        : t.algorithm.traffic(rank: t.comm.rank, ranks: t.comm.size, count: t.replica.store.count).bytesSent)
+        exposed += s.exchangeEnd - s.backwardEnd
+        time += s.updateEnd - s.start
+        iterations += 1
+    }
+
+    func runEnded() throws {
+        let t = trainer, p = t.comm.size
+        let totals = try t.comm.allreduceSum([bytes, exposed, time])
+        guard t.isRoot, iterations > 0 else { return }
+        guard p > 1 else { t.log("exchange: one rank, nothing exchanged"); return }
+        let perRank = totals[0] / Double(p * iterations)
+        let alexnet = ModelKind.alexnet.architecture
+        let alexnetBytes = t.algorithm.totalBytesSent(ranks: p, gradientBytes: alexnet.parameterCountAt1000Classes * 4) / Double(p)
+        let how = metrics.bytesCounted ? "counted" : "modelled: MPI_Allreduce's own traffic is not observable"
+        t.log(String(format: "exchange: each rank sent %.2f MB per iteration (%@; %@ over %d ranks, mean over ranks and %d iterations)",
+                     perRank / 1e6, how, t.algorithm.rawValue, p, iterations))
+        t.log(String(format: "an AlexNet-sized gradient (Caffe AlexNet at 1000 classes, %d parameters) would send %.2f MB per rank per iteration with %@ over %d ranks (modelled), %.1fx this run's",
+                     alexnet.parameterCountAt1000Classes, alexnetBytes / 1e6, t.algorithm.rawValue, p, alexnetBytes / max(perRank, 1)))
+        t.log(String(format: "waiting on communication: %.1f%% of the iteration time (exposed exchange, measured, all ranks)",
+                     100 * totals[1] / max(totals[2], 1e-12)))
     }
 }
 

@@ -45,7 +45,9 @@ final class ScalingModelTests: XCTestCase {
         var tree = model, ps = model
         tree.algorithm = .tree
         ps.algorithm = .ps
-        XCTAssertEqual(tree.commSeconds(workers: 4), 2 * 2 * (1e-3 + 1e-3), accuracy: 1e-12)
+        // Pipelined tree, one segment (N < 128 KiB): d N beta + 2 d (alpha + N beta), d = 2.
+        let expected: Double = 2e-3 + 4 * 2e-3
+        XCTAssertEqual(tree.commSeconds(workers: 4), expected, accuracy: 1e-12)
         XCTAssertGreaterThan(tree.point(workers: 128).speedup, ps.point(workers: 128).speedup)
     }
 }

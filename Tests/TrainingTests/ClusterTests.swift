@@ -126,6 +126,47 @@ final class ClusterTests: XCTestCase {
         }
     }
 
+    /// The scaling lab's quick mode end to end (SqueezeNet, 1-4 hosts, a 10x worker): the
+    /// timeline, the calibration, the points, the dilation check, the report and its plots.
+    /// Every point carries its model; the links carried the counted bytes within 1%; the
+    /// replay makes iterations last what the model says (within 30% here, where 2 cores and
+    /// the rest of the suite share the machine; docs/scaling.md has the full lab's errors).
+    func testScalingLabQuickMode() throws {
+        if let reason = namespacesAvailable() { throw XCTSkip("simulated cluster unavailable: \(reason)") }
+        let out = TestPaths.temporaryDirectory("lab")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let lab = root.appendingPathComponent("launch/scaling-lab").path
+        let r = try ProcessRunner.run("/bin/bash", [lab, "--quick", "--name", "lt\(Int.random(in: 100..<1000))", "--out", out.path],
+                                      timeout: 600)
+        XCTAssertEqual(r.status, 0, String(r.stderr.suffix(3000)))
+        guard r.status == 0 else { return }
+        let data = try Data(contentsOf: out.appendingPathComponent("results.json"))
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(doc["label"] as? String, "exchange measured, compute replayed from a measured single-worker timeline")
+        let points = try XCTUnwrap(doc["points"] as? [[String: Any]])
+        XCTAssertEqual(points.count, 10, "1, 2, 4 hosts; ring and tree; buckets off and on")
+        for p in points {
+            let id = p["id"] as? String ?? "?"
+            let measured = try XCTUnwrap(p["iterationSeconds"] as? Double, id)
+            let model = try XCTUnwrap((p["model"] as? [String: Any]).flatMap { m -> Double? in
+                guard let c = m["compute_seconds"] as? Double, let e = m["exposed_seconds"] as? Double else { return nil }
+                return c + e
+            }, id)
+            XCTAssertEqual(measured / model, 1, accuracy: 0.3, "\(id): measured \(measured) s, modelled \(model) s")
+            if let deviation = p["linkDeviation"] as? Double {
+                XCTAssertLessThanOrEqual(abs(deviation), 0.01, "\(id): the link carried \(deviation * 100)% more than counted")
+            } else {
+                XCTAssertTrue(id.hasSuffix("h1"), "\(id): a multi-host point without link counters")
+            }
+        }
+        let markdown = try String(contentsOf: out.appendingPathComponent("results.md"), encoding: .utf8)
+        XCTAssertTrue(markdown.contains("Time dilation"), "the dilation validation ran")
+        for plot in ["speedup-1gbit-f10-b25", "efficiency-1gbit-f10-b0", "bytes-per-rank", "efficiency-to-1024-f10"] {
+            let png = try Data(contentsOf: out.appendingPathComponent("plots/\(plot).png"))
+            XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "\(plot).png is a PNG")
+        }
+    }
+
     /// The Slurm batch script's launch line, generated without Slurm (the script's
     /// --print-launch mode with a fake allocation): srun with PMIx, or mpirun.
     func testSlurmScriptLaunchLine() throws {

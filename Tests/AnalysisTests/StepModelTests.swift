@@ -1,0 +1,65 @@
+import Analysis
+import Metrics
+import Topology
+import XCTest
+
+/// The step model the scaling lab holds its points to, on a timeline small enough to do by hand.
+final class StepModelTests: XCTestCase {
+    /// Three layers: a (1 MB of parameters), b (none), c (2 MB); forward 100 ms, backward
+    /// c 30 ms, b 20 ms, a 50 ms (run c, b, a), update 10 ms.
+    let timeline = ComputeTimeline(
+        model: "toy", classes: 10, inputSize: 8, batch: 4, blasThreads: 1, cpus: "0", parameters: 786_432,
+        iterations: 3, forwardSeconds: 0.1,
+        layers: [.init(name: "a", backwardSeconds: 0.05, tensorCounts: [262_144]),
+                 .init(name: "b", backwardSeconds: 0.02, tensorCounts: []),
+                 .init(name: "c", backwardSeconds: 0.03, tensorCounts: [524_288])],
+        updateSeconds: 0.01, stepSeconds: 0.21)
+
+    func testOneExchangeAfterBackward() {
+        let m = StepModel(timeline: timeline, bucketBytes: 0)
+        XCTAssertEqual(m.readyTimes().map(\.bytes), [786_432 * 4])
+        XCTAssertEqual(m.readyTimes()[0].ready, 0.2, accuracy: 1e-12)
+        let s = m.step { _ in 0.04 }
+        XCTAssertEqual(s.computeSeconds, 0.21, accuracy: 1e-12)
+        XCTAssertEqual(s.exposedSeconds, 0.04, accuracy: 1e-12)
+        XCTAssertEqual(s.iterationSeconds, 0.25, accuracy: 1e-12)
+    }
+
+    func testBucketsLeaveWhenBackwardProducesThem() {
+        // 1 MB first bucket: c alone (2 MB) closes it at 100 + 30 ms; a follows at 100 + 30 + 20 + 50.
+        let m = StepModel(timeline: timeline, bucketBytes: 25 << 20)
+        let r = m.readyTimes()
+        XCTAssertEqual(r.map(\.bytes), [524_288 * 4, 262_144 * 4])
+        XCTAssertEqual(r[0].ready, 0.13, accuracy: 1e-12)
+        XCTAssertEqual(r[1].ready, 0.2, accuracy: 1e-12)
+        // Bucket c takes 60 ms (0.13-0.19), a 30 ms from 0.2: the exchange ends 30 ms after backward.
+        let s = m.step { $0 == 524_288 * 4 ? 0.06 : 0.03 }
+        XCTAssertEqual(s.exposedSeconds, 0.03, accuracy: 1e-12)
+        XCTAssertEqual(s.exchangeSeconds, 0.09, accuracy: 1e-12)
+        // A long first bucket delays the second: c 0.13-0.28, a 0.28-0.31.
+        XCTAssertEqual(m.step { $0 == 524_288 * 4 ? 0.15 : 0.03 }.exposedSeconds, 0.11, accuracy: 1e-12)
+        // A faster worker divides the compute, not the exchange.
+        let fast = StepModel(timeline: timeline, workerSpeedup: 10, bucketBytes: 25 << 20).step { _ in 0.03 }
+        XCTAssertEqual(fast.computeSeconds, 0.021, accuracy: 1e-12)
+        XCTAssertEqual(fast.exposedSeconds, 0.03 + 0.03 - (0.02 - 0.013), accuracy: 1e-12)
+    }
+
+    func testAlgorithmTimes() {
+        let a = 1e-4, b = 1e-8, n = 4_000_000
+        func t(_ alg: AllreduceAlgorithm, _ p: Int, pipelined: Bool = false) -> Double {
+            AllreduceTime.seconds(alg, workers: p, bytes: n, alpha: a, beta: b, pipelinedTree: pipelined)
+        }
+        XCTAssertEqual(t(.ring, 16), 30 * a + 2 * 15.0 / 16 * 0.04, accuracy: 1e-12)
+        XCTAssertEqual(t(.tree, 16), 8 * (a + 0.04), accuracy: 1e-12)
+        XCTAssertEqual(t(.tree, 16, pipelined: true), 4 * 0.04 + 8 * (a + 131_072 * b), accuracy: 1e-12)
+        XCTAssertEqual(t(.ps, 16), 30 * (a + 0.04), accuracy: 1e-12)
+        XCTAssertEqual(t(.mpi, 16), OpenMPITuned.seconds(ranks: 16, bytes: n, alpha: a, beta: b))
+        for alg in AllreduceAlgorithm.allCases { XCTAssertEqual(t(alg, 1), 0) }
+        // The step model's algorithm form uses the whole-buffer tree inside buckets, the pipelined one without.
+        let bucketed = StepModel(timeline: timeline, bucketBytes: 25 << 20).step(.tree, workers: 4, alpha: a, beta: b)
+        let whole = StepModel(timeline: timeline, bucketBytes: 0).step(.tree, workers: 4, alpha: a, beta: b)
+        XCTAssertEqual(whole.exchangeSeconds, AllreduceTime.seconds(.tree, workers: 4, bytes: 786_432 * 4, alpha: a, beta: b, pipelinedTree: true),
+                       accuracy: 1e-12)
+        XCTAssertEqual(bucketed.exchangeSeconds, 4 * (2 * a) + 4 * 786_432 * 4 * b, accuracy: 1e-12)
+    }
+}
