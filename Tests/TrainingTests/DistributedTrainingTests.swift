@@ -105,6 +105,33 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("--batch-size 30 is the global batch and must divide evenly across 4 ranks"), r.stderr)
     }
 
+    /// Caffe's AlexNet (grouped convolutions, LRN) trains under mpirun with every algorithm:
+    /// 2 ranks against one process on the same global batch, weights within float rounding;
+    /// and the run's closing lines give the bytes per rank and the AlexNet comparison.
+    func testAlexNetTrainsUnderMPIWithEveryAlgorithm() throws {
+        let args = ["--model", "alexnet", "--input-size", "67", "--dataset", "synthetic", "--train-limit", "16", "--test-limit", "4",
+                    "--batch-size", "4", "--iterations", "2", "--dropout", "0", "--log-every", "1"]
+        let single = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: single) }
+        let one = try ProcessRunner.run(binary, args + ["--output", single.path], environment: ["OPENBLAS_NUM_THREADS": "1"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertTrue(one.stdout.contains("exchange: one rank, nothing exchanged"), one.stdout)
+        let reference = try weights(single)
+        for algorithm in ["tree", "ring", "mpi", "ps"] {
+            let dir = TestPaths.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let r = try ProcessRunner.mpirun(2, binary, args + ["--allreduce", algorithm, "--output", dir.path])
+            XCTAssertEqual(r.status, 0, "\(algorithm): \(r.stderr)")
+            let diff = relativeMaxDifference(try weights(dir).values, reference.values)
+            XCTAssertLessThan(diff, 1e-4, "alexnet \(algorithm) np=2 against one process")
+            let records = try MetricsReader.read(dir.appendingPathComponent("metrics.jsonl").path)
+            let n = records[0].gradientBytes
+            XCTAssertTrue(r.stdout.contains(String(format: "exchange: each rank sent %.2f MB per iteration", Double(n) / 1e6)), r.stdout)
+            XCTAssertTrue(r.stdout.contains("would send 243.86 MB per rank per iteration with \(algorithm) over 2 ranks (modelled)"), r.stdout)
+            XCTAssertTrue(r.stdout.contains("waiting on communication: "), r.stdout)
+        }
+    }
+
     func testAlexNetPayloadBytesPerIteration() throws {
         let dir = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
