@@ -44,7 +44,7 @@ public struct LabPointConfig: Codable, Equatable, Sendable {
     }
 
     /// The gradient bucket size in bytes as the trainer computes it (0: one exchange).
-    public var bucketBytes: Int { bucketMB > 0 ? max(4, Int(bucketMB * 1_048_576)) : 0 }
+    public var bucketBytes: Int { GradientBuckets.bytes(megabytes: bucketMB) }
 }
 
 /// One point as measured, in emulated seconds (measured / k), with its model.
@@ -185,8 +185,8 @@ extension LabPoint {
         // The link against the counted bytes, per host (rank r on the r-th host): from the
         // counters at the start of the first iteration to the counters after the run
         // (wire.json), against every iteration's counted bytes. Reading after the run, not at
-        // the last iteration's end, takes in what the socket buffers and the tbf queue (up to
-        // 100 ms of line rate) still held; it adds the final metrics gather (a few KB).
+        // the last iteration's end, takes in what the socket buffers and the tbf queue still
+        // held; it adds the final metrics gather (docs/scaling.md).
         var linkPerHost: [Double] = [], deviation: Double?
         let ranks = Set(records.map(\.rank)).sorted()
         let after = LabWire.read((dir as NSString).appendingPathComponent("wire.json"))

@@ -46,7 +46,7 @@ extension ScalingLab {
         let maxHosts = points.map(\.config.hosts).max() ?? 16
         let l = link(for: LabPointConfig(rate: s.rate, shapedRate: nil, timeDilation: 1, workerSpeedup: s.speedup, model: "", algorithm: "",
                                          bucketMB: s.bucketMB, hosts: 1, iterations: 1, warmupIterations: 0))
-        let bucketBytes = s.bucketMB > 0 ? max(4, Int(s.bucketMB * 1_048_576)) : 0
+        let bucketBytes = GradientBuckets.bytes(megabytes: s.bucketMB)
         for model in ["v1.0", "alexnet"] where timelines[model] != nil {
             for algorithm in Self.algorithms {
                 let measured = points.filter { $0.config.rate == s.rate && $0.config.workerSpeedup == s.speedup && $0.config.bucketMB == s.bucketMB

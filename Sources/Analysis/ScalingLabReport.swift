@@ -160,12 +160,11 @@ extension ScalingLab {
                         .sorted { $0.config.hosts < $1.config.hosts }
                     guard measured.count > 1 else { continue }
                     let m = measured.compactMap { p in p.efficiency.map { (p.config.hosts, $0) } }
-                    var c = measured[0].config; c.algorithm = algorithm.rawValue
                     let l = link(for: LabPointConfig(rate: s.rate, shapedRate: nil, timeDilation: 1, workerSpeedup: s.speedup, model: model,
                                                      algorithm: algorithm.rawValue, bucketMB: s.bucketMB, hosts: 1, iterations: 1, warmupIterations: 0))
                     let modelled = (0...10).map { 1 << $0 }.compactMap { p in
                         modelEfficiency(model: model, algorithm: algorithm, workers: p, alpha: l.alpha, beta: l.beta,
-                                        speedup: s.speedup, bucketBytes: c.bucketBytes).map { (p, $0) }
+                                        speedup: s.speedup, bucketBytes: measured[0].config.bucketBytes).map { (p, $0) }
                     }
                     func show(_ x: Int?, _ limit: String) -> String { x.map(String.init) ?? limit }
                     rows.append([s.rate, "x" + Format.raw(s.speedup), s.bucketMB > 0 ? Format.raw(s.bucketMB) : "none", Self.title(model), algorithm.rawValue,

@@ -7,6 +7,9 @@ public enum GradientBuckets {
     /// DDP's first bucket: small, so the exchange starts early in backward.
     public static let firstBucketBytes = 1 << 20
 
+    /// `--bucket-mb` in bytes as the exchange uses it: 0 for one exchange after backward.
+    public static func bytes(megabytes: Double) -> Int { megabytes > 0 ? max(4, Int(megabytes * 1_048_576)) : 0 }
+
     /// Element ranges in exchange order (buffer end first) for tensors of `tensorCounts`
     /// elements of `elementSize` bytes laid out back to back; they tile the buffer with no
     /// gap and no overlap.

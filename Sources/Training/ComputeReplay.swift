@@ -13,9 +13,13 @@ public struct ReplaySettings: Codable, Equatable, Sendable {
     /// Time dilation k (Gupta et al., NSDI 2006): the timeline is multiplied by k, for links
     /// shaped at R/k standing for rate R; an emulated time is a measured one divided by k.
     public var timeDilation: Double = 1
+    /// The first this many iterations run the exchange without waiting the compute: they
+    /// open the connections (what a warm-up is for) without costing a dilated step.
+    public var warmupIterations: Int = 0
 
-    public init(timelinePath: String, workerSpeedup: Double = 1, timeDilation: Double = 1) {
+    public init(timelinePath: String, workerSpeedup: Double = 1, timeDilation: Double = 1, warmupIterations: Int = 0) {
         self.timelinePath = timelinePath; self.workerSpeedup = workerSpeedup; self.timeDilation = timeDilation
+        self.warmupIterations = warmupIterations
     }
 }
 
@@ -54,9 +58,14 @@ final class ComputeReplay {
         scale = settings.timeDilation / settings.workerSpeedup
     }
 
+    /// Whether `iteration` is a warm-up one, whose compute is not waited.
+    func isWarmup(_ iteration: Int) -> Bool { iteration < settings.warmupIterations }
+
     /// Waits forward, then each layer's backward from the last layer to the first,
     /// calling `layerDone` after each; returns the clock at the end of forward.
-    func forwardBackward(layerDone: (Int) -> Void) -> Double {
+    /// A warm-up iteration hands every layer over at once.
+    func forwardBackward(iteration: Int, layerDone: (Int) -> Void) -> Double {
+        let scale = isWarmup(iteration) ? 0 : scale
         var deadline = monotonicSeconds() + timeline.forwardSeconds * scale
         sleep(until: deadline)
         let forwardEnd = monotonicSeconds()
@@ -69,7 +78,10 @@ final class ComputeReplay {
     }
 
     /// Waits the update.
-    func update() { sleep(until: monotonicSeconds() + timeline.updateSeconds * scale) }
+    func update(iteration: Int) {
+        guard !isWarmup(iteration) else { return }
+        sleep(until: monotonicSeconds() + timeline.updateSeconds * scale)
+    }
 
     /// Fingerprint of the timeline's content, for the startup agreement: ranks on
     /// different hosts may read different files under one path.

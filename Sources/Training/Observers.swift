@@ -75,7 +75,8 @@ final class MetricsSink: TrainingObserver {
             globalBatchSize: t.options.batchSize,
             loss: s.images > 0 && t.replay == nil ? s.result.lossSum / Double(s.images) : nil,
             learningRate: s.learningRate, exposedCommSeconds: s.exchangeEnd - s.backwardEnd, gradientNorm: s.gradientNorm,
-            replay: t.replay.map { IterationRecord.Replay(workerSpeedup: $0.settings.workerSpeedup, timeDilation: $0.settings.timeDilation) },
+            replay: t.replay.map { IterationRecord.Replay(workerSpeedup: $0.settings.workerSpeedup, timeDilation: $0.settings.timeDilation,
+                                                             warmup: $0.isWarmup(s.iteration) ? true : nil) },
             linkTxCounter: s.link?.tx, linkRxCounter: s.link?.rx, startedAt: s.startedAt)
     }
 
@@ -98,13 +99,17 @@ final class ExchangeSummaryObserver: TrainingObserver {
     unowned let trainer: Trainer
     unowned let metrics: MetricsSink
     private var bytes = 0.0, exposed = 0.0, time = 0.0, iterations = 0
+    /// This rank's modelled bytes per iteration when the counters cannot see them (nil: counted).
+    private let modelledBytes: Int?
 
-    init(trainer: Trainer, metrics: MetricsSink) { self.trainer = trainer; self.metrics = metrics }
+    init(trainer: Trainer, metrics: MetricsSink) {
+        self.trainer = trainer; self.metrics = metrics
+        modelledBytes = metrics.bytesCounted ? nil
+            : trainer.algorithm.traffic(rank: trainer.comm.rank, ranks: trainer.comm.size, count: trainer.replica.store.count).bytesSent
+    }
 
     func stepEnded(_ s: StepReport) throws {
-        let t = trainer
-        bytes += Double(metrics.bytesCounted ? s.counters.bytesSent
-                        : t.algorithm.traffic(rank: t.comm.rank, ranks: t.comm.size, count: t.replica.store.count).bytesSent)
+        bytes += Double(modelledBytes ?? s.counters.bytesSent)
         exposed += s.exchangeEnd - s.backwardEnd
         time += s.updateEnd - s.start
         iterations += 1

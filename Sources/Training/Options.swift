@@ -184,6 +184,9 @@ public struct TrainingOptions: Codable, Equatable {
         if !(r.timeDilation >= 1) || !r.timeDilation.isFinite || r.timeDilation > 1e4 {
             throw bad("--time-dilation must be at least 1, got \(r.timeDilation)")
         }
+        if r.warmupIterations < 0 || r.warmupIterations >= o.iterations {
+            throw bad("--replay-warmup must be at least 0 and less than --iterations (\(o.iterations)), got \(r.warmupIterations)")
+        }
         for (given, name) in [(o.resume != nil, "--resume"), (o.checkpointEvery > 0, "--checkpoint-every"),
                               (o.epochs != nil, "--epochs"), (o.evalEvery > 0, "--eval-every")] where given {
             throw bad("\(name) cannot be used with --replay-compute (replayed compute trains no weights)")

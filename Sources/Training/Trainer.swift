@@ -102,7 +102,7 @@ public final class Trainer {
         optimizer = SGD(parameterCount: replay == nil ? replica.store.count : 0, momentum: Float(resolved.momentum),
                         weightDecay: Float(resolved.weightDecay),
                         rateMultipliers: replay == nil ? replica.classifierRange.map { [($0, multiplier)] } ?? [] : [])
-        let bucketBytes = resolved.bucketMB > 0 ? max(4, Int(resolved.bucketMB * 1_048_576)) : 0
+        let bucketBytes = GradientBuckets.bytes(megabytes: resolved.bucketMB)
         if bucketBytes > 0 && replica.network != nil && !communicator.allowsSerializedThreads {
             throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")
         }

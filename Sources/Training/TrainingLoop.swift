@@ -62,7 +62,7 @@ extension Trainer {
         exchange.beginIteration()
         let result: Replica.StepResult
         if let replay {
-            let forwardEnd = replay.forwardBackward { [exchange] in exchange.layerDone($0) }
+            let forwardEnd = replay.forwardBackward(iteration: iteration) { [exchange] in exchange.layerDone($0) }
             result = Replica.StepResult(lossSum: 0, correct: 0, deadOutputs: false, forwardEnd: forwardEnd)
         } else {
             result = replica.computeGradients(dataset: train, indices: indices,
@@ -76,7 +76,7 @@ extension Trainer {
         let t3 = monotonicSeconds()
         let lr = o.learningRate(at: iteration)
         var update = (norm: Double.nan, clipped: false)
-        if let replay { replay.update() } else {
+        if let replay { replay.update(iteration: iteration) } else {
             update = try applyUpdate(learningRate: lr, iteration: iteration, lossSum: result.lossSum, images: indices.count)
         }
         let t4 = monotonicSeconds()

@@ -122,17 +122,20 @@ struct ReplayOptions: ParsableArguments {
     var workerSpeedup: Double = 1
     @Option(help: "With --replay-compute: time dilation k; links shaped at R/k stand for rate R, the timeline is replayed k times slower, and emulated times are measured times / k.")
     var timeDilation: Double = 1
+    @Option(help: "With --replay-compute: the first N iterations exchange without waiting the compute (a warm-up that opens the connections; marked warmup in the metrics, not a step's time).")
+    var replayWarmup: Int = 0
     @Option(help: ArgumentHelp("Record this network interface's byte counters (the kernel's) at the start of every iteration in the metrics: what crossed the host's link (one rank per host).", valueName: "interface"))
     var linkCounters: String?
 
     func validate() throws {
-        if replayCompute == nil && (workerSpeedup != 1 || timeDilation != 1) {
-            throw ValidationError("--worker-speedup and --time-dilation need --replay-compute")
+        if replayCompute == nil && (workerSpeedup != 1 || timeDilation != 1 || replayWarmup != 0) {
+            throw ValidationError("--worker-speedup, --time-dilation and --replay-warmup need --replay-compute")
         }
     }
 
     func apply(to o: inout TrainingOptions) {
         o.linkCounters = linkCounters
-        o.replay = replayCompute.map { ReplaySettings(timelinePath: $0, workerSpeedup: workerSpeedup, timeDilation: timeDilation) }
+        o.replay = replayCompute.map { ReplaySettings(timelinePath: $0, workerSpeedup: workerSpeedup, timeDilation: timeDilation,
+                                                           warmupIterations: replayWarmup) }
     }
 }

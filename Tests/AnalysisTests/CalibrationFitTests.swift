@@ -87,13 +87,16 @@ final class CalibrationFitTests: XCTestCase {
         XCTAssertEqual(tree.compute.perWorkerBatch, 16)
         XCTAssertEqual(tree.points.map(\.modelled.workers), [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
         let p1024 = tree.points.last!.modelled
-        let comm: Double = 20.0 * (1.5e-6 + 4_993_696.0 * 8.0 / 56e9)
+        // Pipelined tree, depth 10: d N beta to stream, 2 d (alpha + S beta) to fill and drain
+        // (S = 2^15 floats per segment).
+        let beta = 8.0 / 56e9, segment = 131_072.0
+        let comm: Double = 10 * 4_993_696.0 * beta + 20 * (1.5e-6 + segment * beta)
         XCTAssertEqual(p1024.commSeconds, comm, accuracy: 1e-12)
         XCTAssertEqual(p1024.speedup, 1024 * 0.25 / (0.25 + comm), accuracy: 1e-9)
         let p2 = tree.points[1]
         XCTAssertEqual(p2.measuredIterationSeconds!, 0.26, accuracy: 1e-12)
         XCTAssertEqual(p2.measuredSpeedup!, 2 * 0.25 / 0.26, accuracy: 1e-12)
-        let commAt2: Double = 2 * (1.5e-6 + 4_993_696.0 * 8.0 / 56e9)
+        let commAt2: Double = 4_993_696.0 * beta + 2 * (1.5e-6 + segment * beta)
         XCTAssertEqual(p2.commError!, 0.01 / commAt2 - 1, accuracy: 1e-9)
         XCTAssertTrue(analysis.scalingCSV().hasPrefix("model,algorithm,network,"))
         XCTAssertNotNil(analysis.plotFiles()["plots.gp"])

@@ -33,9 +33,7 @@ public enum ProcessRunner {
         while process.isRunning {
             if Date().timeIntervalSince(start) > timeout {
                 timedOut = true
-                process.terminate()
-                Thread.sleep(forTimeInterval: 2)
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                terminateTree(process.processIdentifier)
                 break
             }
             Thread.sleep(forTimeInterval: 0.05)
@@ -45,6 +43,38 @@ public enum ProcessRunner {
                              stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
                              stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
                              timedOut: timedOut, seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Ends a timed-out program and everything it started: mpirun's ranks and
+    /// anything they forked would otherwise keep spinning on the two cores and
+    /// slow every later test. Foundation starts the child in its own process
+    /// group; descendants that left the group are found through /proc.
+    static func terminateTree(_ root: pid_t) {
+        let tree = [root] + descendants(of: root)
+        kill(-root, SIGTERM)
+        for pid in tree { kill(pid, SIGTERM) }
+        Thread.sleep(forTimeInterval: 2)
+        kill(-root, SIGKILL)
+        for pid in tree { kill(pid, SIGKILL) }
+    }
+
+    /// Every live descendant of `root`, from the parent pids in /proc/PID/stat.
+    static func descendants(of root: pid_t) -> [pid_t] {
+        var children: [pid_t: [pid_t]] = [:]
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = pid_t(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // Fields after the command name: state, ppid, ...
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let ppid = pid_t(fields[1]) { children[ppid, default: []].append(pid) }
+        }
+        var found: [pid_t] = [], queue = [root]
+        while let next = queue.popLast() {
+            for child in children[next] ?? [] { found.append(child); queue.append(child) }
+        }
+        return found
     }
 
     /// `mpirun -np N program args` through launch/mpirun-local (root and oversubscription flags as needed).

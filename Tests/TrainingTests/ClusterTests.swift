@@ -136,7 +136,8 @@ final class ClusterTests: XCTestCase {
         let out = TestPaths.temporaryDirectory("lab")
         defer { try? FileManager.default.removeItem(at: out) }
         let lab = root.appendingPathComponent("launch/scaling-lab").path
-        let r = try ProcessRunner.run("/bin/bash", [lab, "--quick", "--name", "lt\(Int.random(in: 100..<1000))", "--out", out.path],
+        let r = try ProcessRunner.run("/bin/bash", [lab, "--quick", "--name", "lt\(Int.random(in: 100..<1000))", "--out", out.path,
+                                                          "--bin", TestPaths.binaryDirectory.path],
                                       timeout: 600)
         XCTAssertEqual(r.status, 0, String(r.stderr.suffix(3000)))
         guard r.status == 0 else { return }

@@ -28,9 +28,11 @@ final class ReplayTests: XCTestCase {
         refused({ $0.replay!.workerSpeedup = 0 }, "--worker-speedup must be a positive number")
         refused({ $0.replay!.timeDilation = 0.5 }, "--time-dilation must be at least 1")
         refused({ $0.linkCounters = "no-such-interface0" }, "--link-counters no-such-interface0")
+        refused({ $0.iterations = 3; $0.replay!.warmupIterations = 3 }, "--replay-warmup must be at least 0 and less than --iterations (3)")
+        refused({ $0.replay!.warmupIterations = -1 }, "--replay-warmup must be at least 0")
         let r = try ProcessRunner.run(binary, ["--worker-speedup", "2", "--iterations", "1"])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("--worker-speedup and --time-dilation need --replay-compute"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("--worker-speedup, --time-dilation and --replay-warmup need --replay-compute"), r.stderr)
     }
 
     func testTimelineIsTheTrainersStepLayerByLayer() throws {
@@ -58,8 +60,9 @@ final class ReplayTests: XCTestCase {
         return path
     }
 
-    /// Two ranks replay the timeline scaled 4 / 2 = 2x: every iteration lasts at least twice
-    /// the measured step, the exchange sends the ring's real bytes, nothing is trained or written.
+    /// Two ranks replay the timeline scaled 40 / 2 = 20x: every iteration after the warm-up
+    /// lasts at least 20 times the measured step, the warm-up waits no compute, the exchange
+    /// sends the ring's real bytes in every iteration, nothing is trained or written.
     func testReplayedRunWaitsTheTimelineAndExchangesRealBytes() throws {
         let dir = TestPaths.temporaryDirectory("replay")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -69,24 +72,28 @@ final class ReplayTests: XCTestCase {
         let r = try ProcessRunner.mpirun(2, binary, [
             "--model", "v1.1", "--classes", "10", "--input-size", "32", "--batch-size", "8", "--iterations", "3",
             "--allreduce", "ring", "--bucket-mb", "0.1", "--replay-compute", path, "--worker-speedup", "2",
-            "--time-dilation", "4", "--link-counters", "lo", "--output", out.path])
+            "--time-dilation", "40", "--replay-warmup", "1", "--link-counters", "lo", "--output", out.path])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("compute replayed from"), r.stdout)
         let records = try MetricsReader.read(out.appendingPathComponent("metrics.jsonl").path)
         XCTAssertEqual(records.count, 6)
-        let expected = AllreduceAlgorithm.ring.traffic(rank: 0, ranks: 2, count: t.parameters).bytesSent
         for rec in records {
-            XCTAssertEqual(rec.replay, IterationRecord.Replay(workerSpeedup: 2, timeDilation: 4))
+            XCTAssertEqual(rec.bytesSent, AllreduceAlgorithm.ring.traffic(rank: rec.rank, ranks: 2, count: t.parameters).bytesSent)
+            if rec.iteration == 0 {
+                XCTAssertEqual(rec.replay, IterationRecord.Replay(workerSpeedup: 2, timeDilation: 40, warmup: true))
+                XCTAssertLessThan(rec.computeSeconds, 5 * (t.forwardSeconds + t.backwardSeconds), "a warm-up waits no compute (a quarter of the replayed step)")
+                continue
+            }
+            XCTAssertEqual(rec.replay, IterationRecord.Replay(workerSpeedup: 2, timeDilation: 40))
             XCTAssertNil(rec.loss)
             XCTAssertNil(rec.gradientNorm)
             XCTAssertEqual(rec.batchSize, 4)
             XCTAssertEqual(rec.bytesSent, AllreduceAlgorithm.ring.traffic(rank: rec.rank, ranks: 2, count: t.parameters).bytesSent)
-            XCTAssertGreaterThanOrEqual(rec.computeSeconds, 2 * (t.forwardSeconds + t.backwardSeconds) * 0.999)
-            XCTAssertGreaterThanOrEqual(rec.iterationSeconds, 2 * t.replayedStepSeconds * 0.999)
+            XCTAssertGreaterThanOrEqual(rec.computeSeconds, 20 * (t.forwardSeconds + t.backwardSeconds) * 0.999)
+            XCTAssertGreaterThanOrEqual(rec.iterationSeconds, 20 * t.replayedStepSeconds * 0.999)
             XCTAssertNotNil(rec.linkTxCounter)
             XCTAssertNotNil(rec.startedAt)
         }
-        XCTAssertGreaterThan(expected, 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("weights.bin").path),
                        "replayed compute trains nothing: no weights are written")
     }
