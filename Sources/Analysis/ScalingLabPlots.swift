@@ -31,7 +31,8 @@ extension ScalingLab {
         """
         set terminal pngcairo size 1100,720 font "DejaVu Sans,11"
         set output '\(file).png'
-        set title "\(title)" noenhanced
+        set label 1 "\(title)" at screen 0.01, screen 0.975 left noenhanced
+        set tmargin 5
         set xlabel "\(xlabel)" noenhanced
         set ylabel "\(ylabel)" noenhanced
         set grid
@@ -77,7 +78,7 @@ extension ScalingLab {
             + ", worker x\(Format.raw(s.speedup)), " + (s.bucketMB > 0 ? "\(Format.raw(s.bucketMB)) MB buckets" : "no buckets")
             + "\\nmarks: measured (\(Self.measuredLabel)); lines: modelled"
         var script = Self.header(name, title, "hosts (one rank each)", efficiency ? "efficiency" : "speed-up")
-        script += "set logscale x 2\nset xrange [1:\(maxHosts)]\n" + (efficiency ? "set yrange [0:1.05]\n" : "set logscale y 2\nset yrange [0.5:\(maxHosts * 2)]\n")
+        script += "set logscale x 2\nset xrange [1:\(maxHosts)]\n" + (efficiency ? "set yrange [0:1.05]\n" : "set logscale y 2\nset yrange [0.0625:\(maxHosts * 2)]\n")
         script += "plot " + plots.joined(separator: ", \\\n     ") + "\n"
         return Plot(name: name, data: data, script: script)
     }
