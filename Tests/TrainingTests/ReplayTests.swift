@@ -88,7 +88,6 @@ final class ReplayTests: XCTestCase {
             XCTAssertNil(rec.loss)
             XCTAssertNil(rec.gradientNorm)
             XCTAssertEqual(rec.batchSize, 4)
-            XCTAssertEqual(rec.bytesSent, AllreduceAlgorithm.ring.traffic(rank: rec.rank, ranks: 2, count: t.parameters).bytesSent)
             XCTAssertGreaterThanOrEqual(rec.computeSeconds, 20 * (t.forwardSeconds + t.backwardSeconds) * 0.999)
             XCTAssertGreaterThanOrEqual(rec.iterationSeconds, 20 * t.replayedStepSeconds * 0.999)
             XCTAssertNotNil(rec.linkTxCounter)
