@@ -31,7 +31,8 @@ enum Checkpoints {
     /// Options that do not change what a run computes, step by step: a resumed run may
     /// set them otherwise (the allreduce and its buckets change sums only in the last bits).
     static let freeOnResume: Set<String> = ["outputDirectory", "resume", "trace", "bucketMB", "checkpointEvery",
-                                            "keepCheckpoints", "allreduce", "logEvery", "evalEvery", "testLimit", "epochs"]
+                                            "keepCheckpoints", "allreduce", "logEvery", "evalEvery", "testLimit", "epochs",
+                                            "timeout", "overwrite"]
 
     /// The run's options as stored in a checkpoint: JSON with sorted keys, without the
     /// options free on resume (so the file does not depend on where the run wrote it).

@@ -14,6 +14,15 @@ public struct TrainingResult {
     public var testImages: Int
     public var wallSeconds: Double
     public var imagesPerSecond: Double
+    /// Set when the run stopped early on a stop signal (`iterations` is then where it stopped).
+    public var stop: Stop?
+
+    public struct Stop {
+        /// The signal that asked for the stop (the highest-numbered one if ranks got different ones).
+        public var signal: Int32
+        /// The checkpoint written at the stop; nil without an output folder or weights to save.
+        public var checkpoint: String?
+    }
 }
 
 /// Data-parallel SGD over MPI, as Horovod and PyTorch DDP do it: rank 0's initial
@@ -77,6 +86,10 @@ public final class Trainer {
                 replayed = try ComputeReplay(settings: settings, options: resolved, network: built!.network!,
                                              localBatch: resolved.batchSize / p)
             }
+            if GradientBuckets.bytes(megabytes: resolved.bucketMB) > 0 && resolved.model.computes
+                && !communicator.allowsSerializedThreads {
+                throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")
+            }
             if communicator.rank == 0, let spec = resolved.resume {
                 checkpoint = try Checkpoints.load(spec, options: resolved, parameterCount: built!.store.count,
                                                   modelName: built!.modelName)
@@ -103,9 +116,6 @@ public final class Trainer {
                         weightDecay: Float(resolved.weightDecay),
                         rateMultipliers: replay == nil ? replica.classifierRange.map { [($0, multiplier)] } ?? [] : [])
         let bucketBytes = GradientBuckets.bytes(megabytes: resolved.bucketMB)
-        if bucketBytes > 0 && replica.network != nil && !communicator.allowsSerializedThreads {
-            throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")
-        }
         let exchange = GradientExchange(store: replica.store, layers: replica.network?.layers, bucketBytes: bucketBytes,
                                         algorithm: resolved.allreduce, hook: hook ?? IdentityHook(), comm: communicator)
         self.exchange = exchange
@@ -188,7 +198,7 @@ public final class Trainer {
             var message = Array((error ?? "").utf8)
             try comm.broadcast(bytes: &message, root: failing)
             let text = String(decoding: message, as: UTF8.self)
-            throw TrainingError.badInput(failing == comm.rank || comm.size == 1 ? text : "rank \(failing): \(text)")
+            throw TrainingError.startup(failing == comm.rank || comm.size == 1 ? text : "rank \(failing): \(text)")
         }
         let differing = all.indices.filter { all[$0][1...] != all[0][1...] }
         if !differing.isEmpty {
