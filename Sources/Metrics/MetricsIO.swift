@@ -134,6 +134,19 @@ public enum MetricsReader {
         return try parse(data, source: path)
     }
 
+    /// Reads `path` as a run left it: a last line without its newline is a write a crash or
+    /// a full disk cut short, so it is dropped (its length in bytes is returned), not an
+    /// error. Every complete line must still be a valid record.
+    public static func readWrittenLines(_ path: String) throws -> (records: [IterationRecord], cutBytes: Int) {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw MetricsError.cannotOpen(path: path, reason: error.localizedDescription)
+        }
+        let complete = data.lastIndex(of: UInt8(ascii: "\n")).map { data.startIndex...$0 }
+        let kept = complete.map { data[$0] } ?? Data()
+        return (try parse(Data(kept), source: path), data.count - kept.count)
+    }
+
     /// Parses JSON Lines text already in memory; `source` names it in errors.
     public static func parse(_ data: Data, source: String = "metrics.jsonl") throws -> [IterationRecord] {
         let decoder = MetricsJSON.decoder()

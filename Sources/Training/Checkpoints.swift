@@ -61,7 +61,8 @@ enum Checkpoints {
         FaultInjection.beforeCheckpoint(iteration: iteration)
         try WeightFile(header: header, values: Array(store.values), momentum: Array(momentum))
             .write(to: path(dir, iteration: iteration))
-        let all = list(dir)
+        // Only this run's past: never the checkpoint just written, never one of a later iteration.
+        let all = list(dir).filter { $0.iteration <= iteration }
         if keep > 0 && all.count > keep {
             for old in all.prefix(all.count - keep) { try? FileManager.default.removeItem(atPath: old.path) }
         }

@@ -47,6 +47,8 @@ public final class Trainer {
     let train: Dataset?
     let test: Dataset?
     let metrics: MetricsWriter?
+    /// Rank 0's hold on the output folder (its lock), for the run's life.
+    let outputFolder: OutputFolder?
     /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
     public private(set) var startIteration = 0
     var tracer: TraceRecorder?
@@ -75,6 +77,7 @@ public final class Trainer {
         var checkpoint: WeightFile?
         var built: Replica?
         var replayed: ComputeReplay?
+        var folder: OutputFolder?
         do {
             try requested.check(ranks: p)
             loaded = requested.replay == nil ? try Trainer.loadData(requested) : (nil, nil)
@@ -90,19 +93,21 @@ public final class Trainer {
                 && !communicator.allowsSerializedThreads {
                 throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")
             }
+            if communicator.rank == 0, let dir = resolved.outputDirectory {
+                folder = try OutputFolder(dir)  // locked before any file in it is read
+            }
             if communicator.rank == 0, let spec = resolved.resume {
                 checkpoint = try Checkpoints.load(spec, options: resolved, parameterCount: built!.store.count,
                                                   modelName: built!.modelName)
             }
-            if communicator.rank == 0, let dir = resolved.outputDirectory {
-                writer = try Trainer.prepareOutput(dir, keepBefore: checkpoint?.header.iteration)
-            }
+            writer = try folder?.prepare(resumeIteration: checkpoint?.header.iteration, overwrite: resolved.overwrite)
         } catch {
             startupError = "\(error)"
         }
         options = resolved
         (train, test) = loaded
         metrics = writer
+        outputFolder = folder
         replay = replayed
         linkCounters = resolved.linkCounters.map(LinkCounters.init(interface:))
         try Trainer.agree(options: resolved, datasetCount: train?.count ?? 0, hook: (hook ?? IdentityHook()).name,
@@ -160,31 +165,6 @@ public final class Trainer {
                                               size: o.inputSize, seed: o.seed),
                     try SyntheticDataset.make(count: o.testLimit ?? 1024, classes: o.classes, channels: 3,
                                               size: o.inputSize, seed: o.seed &+ 1))
-        }
-    }
-
-    /// Creates the output folder and opens metrics.jsonl: new, or when resuming from
-    /// iteration k, keeping only the records of iterations before k.
-    static func prepareOutput(_ dir: String, keepBefore resumeIteration: Int?) throws -> MetricsWriter {
-        let path = (dir as NSString).appendingPathComponent("metrics.jsonl")
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            // Temporary files of writes that a crash interrupted: never complete, never needed.
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
-                try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent(name))
-            }
-            if let k = resumeIteration, FileManager.default.fileExists(atPath: path) {
-                let kept = try MetricsReader.read(path).filter { $0.iteration < k }
-                var text = ""
-                for r in kept { text += try MetricsWriter.line(for: r) + "\n" }
-                try atomicWrite(Data(text.utf8), to: path)
-                return try MetricsWriter(path: path, truncate: false)
-            }
-            return try MetricsWriter(path: path, truncate: true)
-        } catch let error as TrainingError {
-            throw error
-        } catch {
-            throw TrainingError.badInput("\(dir): cannot write the output folder (\(error))")
         }
     }
 
