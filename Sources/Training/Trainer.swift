@@ -51,6 +51,8 @@ public final class Trainer {
     let outputFolder: OutputFolder?
     /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
     public private(set) var startIteration = 0
+    /// Rank 0, resuming: the checkpoint's path and what the resume changes (for the log line).
+    var resumedFrom: String?
     var tracer: TraceRecorder?
     /// Replayed compute (the scaling lab); nil: real forward, backward and update.
     let replay: ComputeReplay?
@@ -74,7 +76,7 @@ public final class Trainer {
         var loaded: (train: Dataset?, test: Dataset?) = (nil, nil)
         var resolved = requested
         var writer: MetricsWriter?
-        var checkpoint: WeightFile?
+        var checkpoint: Checkpoints.Resume?
         var built: Replica?
         var replayed: ComputeReplay?
         var folder: OutputFolder?
@@ -98,9 +100,9 @@ public final class Trainer {
             }
             if communicator.rank == 0, let spec = resolved.resume {
                 checkpoint = try Checkpoints.load(spec, options: resolved, parameterCount: built!.store.count,
-                                                  modelName: built!.modelName)
+                                                  tensors: WeightFile.tensorList(of: built!.store), modelName: built!.modelName)
             }
-            writer = try folder?.prepare(resumeIteration: checkpoint?.header.iteration, overwrite: resolved.overwrite)
+            writer = try folder?.prepare(resumeIteration: checkpoint?.file.header.iteration, overwrite: resolved.overwrite)
         } catch {
             startupError = "\(error)"
         }
@@ -127,7 +129,8 @@ public final class Trainer {
         if exchange.overlapsBackward {
             replica.network?.onLayerBackwardDone = { [unowned exchange] in exchange.layerDone($0) }
         }
-        if options.resume != nil { try takeCheckpoint(checkpoint) }
+        resumedFrom = checkpoint.map { Checkpoints.describe($0, options: resolved) }
+        if options.resume != nil { try takeCheckpoint(checkpoint?.file) }
         schedule = train.map {
             BatchSchedule(count: $0.count, globalBatch: options.batchSize, worldSize: p, rank: communicator.rank,
                           seed: options.seed)

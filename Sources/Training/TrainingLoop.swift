@@ -33,7 +33,7 @@ extension Trainer {
     public func run() throws -> TrainingResult {
         if isRoot { log(banner()) }
         let observers = try makeObservers()
-        if isRoot && startIteration > 0 { log("resuming at iteration \(startIteration) from \(options.resume!)") }
+        if isRoot && startIteration > 0 { log("resuming at iteration \(startIteration) from \(resumedFrom ?? options.resume!)") }
         let start = monotonicSeconds()
         let stop = StopAgreement(comm: comm)
         do {
@@ -149,7 +149,7 @@ extension Trainer {
 
     public func saveWeights(to path: String, iteration: Int) throws {
         let header = WeightFile.Header(model: replica.modelName, count: replica.store.count,
-                                       tensors: replica.store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration)
+                                       tensors: WeightFile.tensorList(of: replica.store), iteration: iteration)
         try WeightFile(header: header, values: Array(replica.store.values)).write(to: path)
     }
 }
