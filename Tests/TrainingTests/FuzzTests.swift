@@ -220,7 +220,7 @@ final class FuzzTests: XCTestCase {
         return files
     }
 
-    /// Training on a data folder with one IDX file mutated: bits flipped in the header or the
+    /// Training on a data folder with one IDX file mutated: a header forged to overflow, bits flipped in the header or the
     /// body (a label out of range), a cut, padding, a header word set to an edge value
     /// (0, one off, huge, 2^32 - 1: products that overflow), or the file gzipped whole, cut
     /// or flipped (zlib's errors).
@@ -237,13 +237,20 @@ final class FuzzTests: XCTestCase {
         for i in 0..<20 {
             for name in names { try files[name]!.write(to: folder.appendingPathComponent(name)) }
             for name in names { try? FileManager.default.removeItem(at: folder.appendingPathComponent(name + ".gz")) }
-            let name = names[rng.next(below: names.count)]
+            // Case 0: the folder as made; case 1: forged; then random.
+            let kind = i < 2 ? i - 2 : rng.next(below: 7)
+            let name = kind == -1 ? "train-images-idx3-ubyte" : names[rng.next(below: names.count)]
             var d = files[name]!
             let words = name.contains("images") ? 4 : 2
             var what: String
             var gzip = false
-            switch i == 0 ? -1 : rng.next(below: 7) {
-            case -1: what = "unchanged"
+            switch kind {
+            case -2: what = "unchanged"
+            case -1:
+                // 64 x 629455912 x 457903994 wraps (mod 2^64) to 50176, the real body: before the
+                // checked product this read "fine" and the first batch indexed far outside the pixels.
+                d.replaceSubrange(8..<16, with: Self.idx([629_455_912, 457_903_994], []))
+                what = "rows and columns forged so that count x rows x columns wraps to the body's length"
             case 0:
                 let at = rng.next(below: 4 * words)
                 d[at] ^= UInt8(1 << rng.next(below: 8))
