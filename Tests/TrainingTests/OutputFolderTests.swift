@@ -99,16 +99,19 @@ final class OutputFolderTests: XCTestCase {
     }
 
     /// Resuming from an older checkpoint deletes the checkpoints past it (a future the
-    /// resumed run takes again), so keep-N pruning never removes the running run's own.
+    /// resumed run takes again): when the resumed run dies early, `--resume latest` must find
+    /// the resumed run's newest, not the abandoned future's.
     func testResumeFromAnOlderCheckpointDropsTheLaterOnes() throws {
         let dir = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         XCTAssertEqual(try run(dir, iterations: 12, ["--checkpoint-every", "4", "--keep-checkpoints", "2"]).status, 0)
         XCTAssertEqual(try names(dir), ["checkpoint-00000008.ckpt", "checkpoint-00000012.ckpt", "metrics.jsonl", "weights.bin"])
         let older = dir.appendingPathComponent("checkpoint-00000008.ckpt").path
-        let resumed = try run(dir, iterations: 12, ["--checkpoint-every", "2", "--keep-checkpoints", "2", "--resume", older])
-        XCTAssertEqual(resumed.status, 0, resumed.stderr)
-        XCTAssertEqual(try names(dir), ["checkpoint-00000010.ckpt", "checkpoint-00000012.ckpt", "metrics.jsonl", "weights.bin"])
-        XCTAssertEqual(try MetricsReader.read(dir.appendingPathComponent("metrics.jsonl").path).map(\.iteration), Array(0..<12))
+        let args = ["--model", "v1.1", "--train-limit", "240", "--test-limit", "24", "--batch-size", "12", "--iterations", "12",
+                    "--log-every", "2", "--output", dir.path, "--checkpoint-every", "2", "--keep-checkpoints", "2", "--resume", older]
+        let killed = try ProcessRunner.run(binary, args, environment: ["SQUEEZENET_FAULT": "kill-rank:0:11"])
+        XCTAssertNotEqual(killed.status, 0)
+        XCTAssertEqual(try names(dir), ["checkpoint-00000008.ckpt", "checkpoint-00000010.ckpt", "metrics.jsonl"])
+        XCTAssertEqual(try MetricsReader.read(dir.appendingPathComponent("metrics.jsonl").path).map(\.iteration), Array(0..<10))
     }
 }
