@@ -32,7 +32,8 @@ enum Checkpoints {
     /// Options that do not change what a run computes, step by step: a resumed run may
     /// set them otherwise (the allreduce and its buckets change sums only in the last bits).
     static let freeOnResume: Set<String> = ["outputDirectory", "resume", "trace", "bucketMB", "checkpointEvery",
-                                            "keepCheckpoints", "allreduce", "logEvery", "evalEvery", "testLimit", "epochs"]
+                                            "keepCheckpoints", "allreduce", "logEvery", "evalEvery", "testLimit", "epochs",
+                                            "timeout", "overwrite"]
 
     /// The run's options as stored in a checkpoint: JSON with sorted keys, without the
     /// options free on resume (so the file does not depend on where the run wrote it).
@@ -62,7 +63,8 @@ enum Checkpoints {
         FaultInjection.beforeCheckpoint(iteration: iteration)
         try WeightFile(header: header, values: Array(store.values), momentum: Array(momentum))
             .write(to: path(dir, iteration: iteration))
-        let all = list(dir)
+        // Only this run's past: never the checkpoint just written, never one of a later iteration.
+        let all = list(dir).filter { $0.iteration <= iteration }
         if keep > 0 && all.count > keep {
             for old in all.prefix(all.count - keep) { try? FileManager.default.removeItem(atPath: old.path) }
         }

@@ -78,8 +78,16 @@ public struct TrainingOptions: Codable, Equatable {
     /// A network interface (eth0) whose kernel byte counters each rank reads at the start of
     /// every iteration, into the metrics: the bytes on the host's link (one rank per host).
     public var linkCounters: String?
+    /// The watchdog: a rank that waits this many seconds in one MPI call ends the job; it
+    /// warns at a fifth of it (Horovod's stall inspector warns at 60 s; NCCL's default is minutes).
+    public var timeout: Double = 300
+    /// Replace another run's files in the output folder instead of refusing it.
+    public var overwrite: Bool = false
 
     public init() {}
+
+    /// Seconds a rank waits in one MPI call before the watchdog warns.
+    public var stallWarning: Double { timeout / 5 }
 
     /// Every default, in one place: the CLI shows these.
     public static let defaults = TrainingOptions()
@@ -145,6 +153,7 @@ public struct TrainingOptions: Codable, Equatable {
         if logEvery <= 0 { throw bad("--log-every must be positive, got \(logEvery)") }
         if evalEvery < 0 { throw bad("--eval-every must be >= 0, got \(evalEvery)") }
         if !(bucketMB >= 0) || !bucketMB.isFinite { throw bad("--bucket-mb must be >= 0, got \(bucketMB)") }
+        if !(timeout >= 1) || !timeout.isFinite { throw bad("--timeout must be at least 1 second, got \(timeout)") }
         if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
         if keepCheckpoints < 0 { throw bad("--keep-checkpoints must be >= 0, got \(keepCheckpoints)") }
         if resume == "latest" && outputDirectory == nil { throw bad("--resume latest needs --output (the folder to look in)") }

@@ -14,6 +14,15 @@ public struct TrainingResult {
     public var testImages: Int
     public var wallSeconds: Double
     public var imagesPerSecond: Double
+    /// Set when the run stopped early on a stop signal (`iterations` is then where it stopped).
+    public var stop: Stop?
+
+    public struct Stop {
+        /// The signal that asked for the stop (the highest-numbered one if ranks got different ones).
+        public var signal: Int32
+        /// The checkpoint written at the stop; nil without an output folder or weights to save.
+        public var checkpoint: String?
+    }
 }
 
 /// Data-parallel SGD over MPI, as Horovod and PyTorch DDP do it: rank 0's initial
@@ -38,6 +47,8 @@ public final class Trainer {
     let train: Dataset?
     let test: Dataset?
     let metrics: MetricsWriter?
+    /// Rank 0's hold on the output folder (its lock), for the run's life.
+    let outputFolder: OutputFolder?
     /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
     public private(set) var startIteration = 0
     var tracer: TraceRecorder?
@@ -68,6 +79,7 @@ public final class Trainer {
         var checkpoint: WeightFile?
         var built: Replica?
         var replayed: ComputeReplay?
+        var folder: OutputFolder?
         do {
             try requested.check(ranks: p)
             loaded = requested.replay == nil ? try Trainer.loadData(requested) : (nil, nil)
@@ -79,13 +91,18 @@ public final class Trainer {
                 replayed = try ComputeReplay(settings: settings, options: resolved, network: built!.network!,
                                              localBatch: resolved.batchSize / p)
             }
+            if GradientBuckets.bytes(megabytes: resolved.bucketMB) > 0 && resolved.model.computes
+                && !communicator.allowsSerializedThreads {
+                throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")
+            }
+            if communicator.rank == 0, let dir = resolved.outputDirectory {
+                folder = try OutputFolder(dir)  // locked before any file in it is read
+            }
             if communicator.rank == 0, let spec = resolved.resume {
                 checkpoint = try Checkpoints.load(spec, options: resolved, parameterCount: built!.store.count,
                                                   modelName: built!.modelName)
             }
-            if communicator.rank == 0, let dir = resolved.outputDirectory {
-                writer = try Trainer.prepareOutput(dir, keepBefore: checkpoint?.header.iteration)
-            }
+            writer = try folder?.prepare(resumeIteration: checkpoint?.header.iteration, overwrite: resolved.overwrite)
         } catch {
             startupError = "\(error)"
         }
@@ -93,6 +110,7 @@ public final class Trainer {
         checkpointRanks = checkpoint?.header.ranks
         (train, test) = loaded
         metrics = writer
+        outputFolder = folder
         replay = replayed
         linkCounters = resolved.linkCounters.map(LinkCounters.init(interface:))
         try Trainer.agree(options: resolved, data: (train?.contentHash ?? 0, test?.contentHash ?? 0), hook: (hook ?? IdentityHook()).name,
@@ -106,9 +124,6 @@ public final class Trainer {
                         weightDecay: Float(resolved.weightDecay),
                         rateMultipliers: replay == nil ? replica.classifierRange.map { [($0, multiplier)] } ?? [] : [])
         let bucketBytes = GradientBuckets.bytes(megabytes: resolved.bucketMB)
-        if bucketBytes > 0 && replica.network != nil && !communicator.allowsSerializedThreads {
-            throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")
-        }
         let exchange = GradientExchange(store: replica.store, layers: replica.network?.layers, bucketBytes: bucketBytes,
                                         algorithm: resolved.allreduce, hook: hook ?? IdentityHook(), comm: communicator)
         self.exchange = exchange
@@ -156,31 +171,6 @@ public final class Trainer {
         }
     }
 
-    /// Creates the output folder and opens metrics.jsonl: new, or when resuming from
-    /// iteration k, keeping only the records of iterations before k.
-    static func prepareOutput(_ dir: String, keepBefore resumeIteration: Int?) throws -> MetricsWriter {
-        let path = (dir as NSString).appendingPathComponent("metrics.jsonl")
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            // Temporary files of writes that a crash interrupted: never complete, never needed.
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
-                try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent(name))
-            }
-            if let k = resumeIteration, FileManager.default.fileExists(atPath: path) {
-                let kept = try MetricsReader.read(path).filter { $0.iteration < k }
-                var text = ""
-                for r in kept { text += try MetricsWriter.line(for: r) + "\n" }
-                try atomicWrite(Data(text.utf8), to: path)
-                return try MetricsWriter(path: path, truncate: false)
-            }
-            return try MetricsWriter(path: path, truncate: true)
-        } catch let error as TrainingError {
-            throw error
-        } catch {
-            throw TrainingError.badInput("\(dir): cannot write the output folder (\(error))")
-        }
-    }
-
     /// Startup agreement: every rank shares whether it started, a hash of each option,
     /// of its training and test data (`Dataset.contentHash`), of the bucket hook's name
     /// and the replayed timeline. A failure stops all ranks with its message; a difference
@@ -196,7 +186,7 @@ public final class Trainer {
             var message = Array((error ?? "").utf8)
             try comm.broadcast(bytes: &message, root: failing)
             let text = String(decoding: message, as: UTF8.self)
-            throw TrainingError.badInput(failing == comm.rank || comm.size == 1 ? text : "rank \(failing): \(text)")
+            throw TrainingError.startup(failing == comm.rank || comm.size == 1 ? text : "rank \(failing): \(text)")
         }
         let differences = all.indices.compactMap { r -> (rank: Int, what: String)? in
             let what = names.indices.filter { all[r][$0 + 1] != all[0][$0 + 1] }.map { names[$0] }
