@@ -10,7 +10,8 @@ import NeuralNet
 /// file); the iteration (the header), from which the learning rate, the epoch,
 /// the position in the epoch's shuffled order and every dropout seed follow, as
 /// all are functions of (seed, iteration). So a resumed run repeats exactly the
-/// steps the uninterrupted one would have taken.
+/// steps the uninterrupted one would have taken, on any rank count that divides the
+/// global batch (dropout is keyed by position in the global batch, not by rank).
 enum Checkpoints {
     static let prefix = "checkpoint-", suffix = ".ckpt"
 
@@ -53,11 +54,12 @@ enum Checkpoints {
     }
 
     static func write(store: ParameterStore, momentum: UnsafeMutableBufferPointer<Float>, iteration: Int,
-                      options: TrainingOptions, modelName: String, dir: String, keep: Int) throws {
-        let header = WeightFile.Header(model: modelName, count: store.count,
+                      options: TrainingOptions, modelName: String, ranks: Int, dir: String, keep: Int) throws {
+        var header = WeightFile.Header(model: modelName, count: store.count,
                                        tensors: store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration,
                                        options: encodeOptions(options),
                                        fingerprint: String(fnv1a(Array(encodeOptions(options).utf8)), radix: 16))
+        header.ranks = ranks  // informational: a resume names it, nothing checks it
         FaultInjection.beforeCheckpoint(iteration: iteration)
         try WeightFile(header: header, values: Array(store.values), momentum: Array(momentum))
             .write(to: path(dir, iteration: iteration))

@@ -21,6 +21,8 @@ public struct WeightFile: Equatable {
         /// Checkpoints only: the run's options (JSON) and their fingerprint.
         public var options: String?
         public var fingerprint: String?
+        /// Checkpoints only: the ranks that wrote it (a resume may run on another count).
+        public var ranks: Int?
 
         public init(model: String, count: Int, tensors: [String], iteration: Int,
                     hasMomentum: Bool? = nil, options: String? = nil, fingerprint: String? = nil) {
