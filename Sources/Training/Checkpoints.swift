@@ -10,7 +10,8 @@ import NeuralNet
 /// file); the iteration (the header), from which the learning rate, the epoch,
 /// the position in the epoch's shuffled order and every dropout seed follow, as
 /// all are functions of (seed, iteration). So a resumed run repeats exactly the
-/// steps the uninterrupted one would have taken.
+/// steps the uninterrupted one would have taken, on any rank count that divides the
+/// global batch (dropout is keyed by position in the global batch, not by rank).
 enum Checkpoints {
     static let prefix = "checkpoint-", suffix = ".ckpt"
 
@@ -53,11 +54,12 @@ enum Checkpoints {
     }
 
     static func write(store: ParameterStore, momentum: UnsafeMutableBufferPointer<Float>, iteration: Int,
-                      options: TrainingOptions, modelName: String, dir: String, keep: Int) throws {
-        let header = WeightFile.Header(model: modelName, count: store.count,
+                      options: TrainingOptions, modelName: String, ranks: Int, dir: String, keep: Int) throws {
+        var header = WeightFile.Header(model: modelName, count: store.count,
                                        tensors: WeightFile.tensorList(of: store), iteration: iteration,
                                        options: encodeOptions(options),
                                        fingerprint: String(fnv1a(Array(encodeOptions(options).utf8)), radix: 16))
+        header.ranks = ranks  // informational: a resume names it, nothing checks it
         FaultInjection.beforeCheckpoint(iteration: iteration)
         try WeightFile(header: header, values: Array(store.values), momentum: Array(momentum))
             .write(to: path(dir, iteration: iteration))
@@ -164,16 +166,16 @@ enum Checkpoints {
         return Resume(file: file, path: path, extendedFrom: longer ? savedIterations : nil, passedOver: [])
     }
 
-    /// The resume log line's tail: where from, what was passed over, and the learning-rate
-    /// schedule from the first resumed iteration when the run is extended.
+    /// The resume log line's tail: the file `latest` chose, what was passed over, and the
+    /// learning-rate schedule from the first resumed iteration when the run is extended.
     static func describe(_ r: Resume, options o: TrainingOptions) -> String {
-        var text = r.path
-        if r.passedOver.count > 0 { text += " (passed over: \(r.passedOver.joined(separator: "; ")))" }
+        var text = r.path == o.resume ? "" : "; checkpoint \(r.path)"
+        if r.passedOver.count > 0 { text += "; passed over: \(r.passedOver.joined(separator: "; "))" }
         if let from = r.extendedFrom {
             let k = r.file.header.iteration
             let schedule = o.lrPolicy == .poly ? "the poly schedule is recomputed over \(o.iterations) iterations"
                                                : "the \(o.lrPolicy.rawValue) schedule does not depend on the length"
-            text += ", extended from \(from) to \(o.iterations) iterations: \(schedule), learning rate "
+            text += "; extended from \(from) to \(o.iterations) iterations: \(schedule), learning rate "
                 + String(format: "%.6g", o.learningRate(at: k)) + " at iteration \(k)"
         }
         return text

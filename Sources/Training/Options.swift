@@ -11,8 +11,9 @@ public enum DatasetKind: String, CaseIterable, Codable {
 
 public enum LRPolicyName: String, CaseIterable, Codable { case poly, fixed, step }
 
-/// Everything that defines a training run. Ranks compare a fingerprint of it at
-/// startup, so two ranks started with different options refuse to train together.
+/// Everything that defines a training run. Ranks compare a hash of each option at
+/// startup (`agreementFields`), so two ranks started with different options refuse to
+/// train together, and are told which.
 public struct TrainingOptions: Codable, Equatable {
     public var model: ModelKind = .v1_0
     public var classes: Int = 10
@@ -223,11 +224,42 @@ public struct TrainingOptions: Codable, Equatable {
         }
     }
 
-    /// A 64-bit FNV-1a hash of every option that must agree across ranks
-    /// (all of them except where output goes).
-    public var fingerprint: UInt64 {
-        var copy = self
-        copy.outputDirectory = nil
-        return fnv1a(Array(String(describing: copy).utf8))
+    /// Options that need not agree across ranks: where output goes, and where the data is
+    /// read from (ranks compare the data's content instead, so hosts may keep it elsewhere).
+    static let rankLocal: Set<String> = ["outputDirectory", "dataDirectory"]
+
+    /// Command-line flags whose name is not the option's name in kebab case.
+    static let flagNames = ["dataDirectory": "--data-dir", "convInit": "--weight-init", "outputDirectory": "--output",
+                            "bucketMB": "--bucket-mb"]
+
+    /// The flag of a stored option: `flagNames`, else the kebab case of its name (baseLR: --base-lr).
+    static func flag(_ name: String) -> String {
+        if let f = flagNames[name] { return f }
+        var out = "--", chars = Array(name)
+        for (i, c) in chars.enumerated() {
+            let upper = c.isUppercase
+            let startsWord = i > 0 && upper && (!chars[i - 1].isUppercase || (i + 1 < chars.count && chars[i + 1].isLowercase))
+            if startsWord { out += "-" }
+            out += c.lowercased()
+        }
+        return out
+    }
+
+    /// Every option that must agree across ranks, as (flag, value), in declaration order
+    /// (the same list on every rank): the startup agreement hashes each one, so a rank
+    /// that differs is told which flags. `augmentation` and `replay` count flag by flag.
+    public var agreementFields: [(flag: String, value: String)] {
+        var out: [(flag: String, value: String)] = []
+        for child in Mirror(reflecting: self).children {
+            guard let label = child.label, !Self.rankLocal.contains(label) else { continue }
+            switch label {
+            case "augmentation": out += [("--mirror", "\(augmentation.mirror)"), ("--max-shift", "\(augmentation.maxShift)")]
+            case "replay":
+                out += [("--replay-compute", replay?.timelinePath ?? "none"), ("--worker-speedup", "\(replay?.workerSpeedup ?? 1)"),
+                        ("--time-dilation", "\(replay?.timeDilation ?? 1)"), ("--replay-warmup", "\(replay?.warmupIterations ?? 0)")]
+            default: out.append((Self.flag(label), String(describing: child.value)))
+            }
+        }
+        return out
     }
 }

@@ -51,13 +51,15 @@ public final class Trainer {
     let outputFolder: OutputFolder?
     /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
     public private(set) var startIteration = 0
-    /// Rank 0, resuming: the checkpoint's path and what the resume changes (for the log line).
+    /// Rank 0, resuming: the checkpoint `latest` chose and what the resume changes (the log line's tail).
     var resumedFrom: String?
     var tracer: TraceRecorder?
     /// Replayed compute (the scaling lab); nil: real forward, backward and update.
     let replay: ComputeReplay?
     /// `--link-counters`: this host's interface, read around every exchange.
     let linkCounters: LinkCounters?
+    /// Rank 0, resuming: the ranks that wrote the checkpoint (nil when the file does not say).
+    let checkpointRanks: Int?
 
     var isRoot: Bool { comm.rank == 0 }
     var algorithm: AllreduceAlgorithm { options.allreduce }
@@ -107,12 +109,13 @@ public final class Trainer {
             startupError = "\(error)"
         }
         options = resolved
+        checkpointRanks = checkpoint?.file.header.ranks
         (train, test) = loaded
         metrics = writer
         outputFolder = folder
         replay = replayed
         linkCounters = resolved.linkCounters.map(LinkCounters.init(interface:))
-        try Trainer.agree(options: resolved, datasetCount: train?.count ?? 0, hook: (hook ?? IdentityHook()).name,
+        try Trainer.agree(options: resolved, data: (train?.contentHash ?? 0, test?.contentHash ?? 0), hook: (hook ?? IdentityHook()).name,
                           replay: replayed?.fingerprint ?? 0, error: startupError, comm: communicator)
 
         let replica = built!
@@ -171,11 +174,16 @@ public final class Trainer {
         }
     }
 
-    /// Startup agreement: every rank shares whether it started and a fingerprint of
-    /// its options and data; any failure or difference stops all ranks with one message.
-    static func agree(options: TrainingOptions, datasetCount: Int, hook: String, replay: UInt64, error: String?,
-                      comm: Communicator) throws {
-        let mine: [UInt64] = [error == nil ? 0 : 1, options.fingerprint, UInt64(datasetCount), fnv1a(Array(hook.utf8)), replay]
+    /// Startup agreement: every rank shares whether it started, a hash of each option,
+    /// of its training and test data (`Dataset.contentHash`), of the bucket hook's name
+    /// and the replayed timeline. A failure stops all ranks with its message; a difference
+    /// with one naming the ranks and what differs, by flag or as "the training data".
+    static func agree(options: TrainingOptions, data: (train: UInt64, test: UInt64), hook: String, replay: UInt64,
+                      error: String?, comm: Communicator) throws {
+        let fields = options.agreementFields
+        let names = fields.map(\.flag) + ["the training data", "the test data", "the bucket hook", "the replayed timeline"]
+        let mine: [UInt64] = [error == nil ? 0 : 1] + fields.map { fnv1a(Array($0.value.utf8)) }
+            + [data.train, data.test, fnv1a(Array(hook.utf8)), replay]
         let all = try comm.allgather(mine)
         if let failing = all.firstIndex(where: { $0[0] != 0 }) {
             var message = Array((error ?? "").utf8)
@@ -183,10 +191,15 @@ public final class Trainer {
             let text = String(decoding: message, as: UTF8.self)
             throw TrainingError.startup(failing == comm.rank || comm.size == 1 ? text : "rank \(failing): \(text)")
         }
-        let differing = all.indices.filter { all[$0][1...] != all[0][1...] }
-        if !differing.isEmpty {
+        let differences = all.indices.compactMap { r -> (rank: Int, what: String)? in
+            let what = names.indices.filter { all[r][$0 + 1] != all[0][$0 + 1] }.map { names[$0] }
+            return what.isEmpty ? nil : (r, what.joined(separator: ", "))
+        }
+        if !differences.isEmpty {
+            let ranks = differences.count == 1 ? "rank \(differences[0].rank) was"
+                : "ranks \(differences.map { String($0.rank) }.joined(separator: ", ")) were"
             throw TrainingError.disagreement(
-                "ranks \(differing.map(String.init).joined(separator: ", ")) were started with options or data that differ from rank 0's; every rank must run the same command")
+                "\(ranks) started with options or data that differ from rank 0's (\(differences.map { "rank \($0.rank): \($0.what)" }.joined(separator: "; "))); every rank must run the same command on the same data")
         }
     }
 }

@@ -33,7 +33,11 @@ extension Trainer {
     public func run() throws -> TrainingResult {
         if isRoot { log(banner()) }
         let observers = try makeObservers()
-        if isRoot && startIteration > 0 { log("resuming at iteration \(startIteration) from \(resumedFrom ?? options.resume!)") }
+        if isRoot && startIteration > 0 {
+            let ranks = { (n: Int) in n == 1 ? "1 rank" : "\(n) ranks" }
+            log("resuming at iteration \(startIteration) from \(options.resume!)"
+                + (checkpointRanks.map { " (written by \(ranks($0)), resuming on \(comm.size))" } ?? "") + (resumedFrom ?? ""))
+        }
         let start = monotonicSeconds()
         let stop = StopAgreement(comm: comm)
         do {
@@ -97,8 +101,11 @@ extension Trainer {
             let forwardEnd = replay.forwardBackward(iteration: iteration) { [exchange] in exchange.layerDone($0) }
             result = Replica.StepResult(lossSum: 0, correct: 0, deadOutputs: false, forwardEnd: forwardEnd)
         } else {
+            // Dropout is keyed by (seed, iteration, position in the global batch), not the rank:
+            // any rank count draws the same masks, so a checkpoint resumes on any rank count.
             result = replica.computeGradients(dataset: train, indices: indices,
-                                              dropoutSeed: o.seed &+ UInt64(iteration) &* 0x9E37_79B9 &+ UInt64(comm.rank) << 48,
+                                              dropoutSeed: o.seed &+ UInt64(iteration) &* 0x9E37_79B9,
+                                              firstSample: schedule?.firstInGlobalBatch ?? 0,
                                               augmentation: o.augmentation,
                                               augmentationSeed: o.seed ^ (UInt64(iteration) &* 0xC2B2_AE3D_27D4_EB4F))
         }

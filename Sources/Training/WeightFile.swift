@@ -22,6 +22,8 @@ public struct WeightFile: Equatable {
         /// Checkpoints only: the run's options (JSON) and their fingerprint.
         public var options: String?
         public var fingerprint: String?
+        /// Checkpoints only: the ranks that wrote it (a resume may run on another count).
+        public var ranks: Int?
 
         public init(model: String, count: Int, tensors: [String], iteration: Int,
                     hasMomentum: Bool? = nil, options: String? = nil, fingerprint: String? = nil) {
@@ -130,6 +132,7 @@ public struct WeightFile: Equatable {
         guard (0...maxIteration).contains(header.iteration) else {
             throw bad("corrupt header (iteration \(header.iteration), outside 0...\(maxIteration))")
         }
+        if let r = header.ranks, !(1...(1 << 24)).contains(r) { throw bad("corrupt header (ranks \(r))") }
         var sum = 0
         for (i, entry) in header.tensors.enumerated() {
             guard let n = elementCount(of: entry) else { throw bad("corrupt header (tensor \(i), \(shown(String(entry.prefix(80)))), is not name[d0, d1, ...])") }

@@ -32,6 +32,16 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// The startup agreement names differing options by flag: every flag it can name
+    /// is one `train --help` lists.
+    func testAgreementNamesRealFlags() throws {
+        let r = try ProcessRunner.run(binary, ["train", "--help"])
+        XCTAssertEqual(r.status, 0)
+        let flags = TrainingOptions.defaults.agreementFields.map(\.flag)
+        XCTAssertEqual(Set(flags).count, flags.count, "one field per flag")
+        for flag in flags { XCTAssertTrue(r.stdout.contains("\(flag) "), "\(flag) is not a flag of train --help") }
+    }
+
     /// `--epochs` counts the images the run really has: 1.5 epochs of 200 images at a
     /// global batch of 32 are 9 iterations (6 full batches an epoch), not 60,000 / 32.
     func testEpochsUseTheRunsTrainingSet() throws {

@@ -103,6 +103,9 @@ final class HeaderValidationTests: XCTestCase {
             XCTAssertTrue(decodeError(WeightFileEditing.editingHeader(try small(), edit)).contains("corrupt header"))
         }
         XCTAssertTrue(decodeError(WeightFileEditing.replacingHeader(try small(), json: Data("[1]".utf8))).contains("corrupt header"))
+        for r in [0, -3, 1 << 40] {
+            XCTAssertTrue(decodeError(WeightFileEditing.editingHeader(try small()) { $0["ranks"] = r }).contains("corrupt header (ranks \(r))"))
+        }
     }
 
     // MARK: what needs a run: the real binary, one rank
@@ -177,7 +180,7 @@ final class HeaderValidationTests: XCTestCase {
         }
         let r = try ProcessRunner.run(binary, run(dir, ["--resume", "latest-valid"]))
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("resuming at iteration 2 from \(previous.path) (passed over: \(newest.path): "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("resuming at iteration 2 from latest-valid (written by 1 rank, resuming on 1); checkpoint \(previous.path); passed over: \(newest.path): "), r.stdout)
         XCTAssertEqual(try WeightFile.read(from: newest.path).header.iteration, 4, "the run wrote iteration 4 again")
 
         // None valid: said so.
@@ -204,7 +207,7 @@ final class HeaderValidationTests: XCTestCase {
 
         let r = try ProcessRunner.run(binary, run(dir, ["--resume", "latest", "--iterations", "8", "--extend"]))
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("resuming at iteration 4 from \(dir.path)/checkpoint-00000004.ckpt, extended from 4 to 8 iterations: the poly schedule is recomputed over 8 iterations, learning rate 0.005 at iteration 4"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("resuming at iteration 4 from latest (written by 1 rank, resuming on 1); checkpoint \(dir.path)/checkpoint-00000004.ckpt; extended from 4 to 8 iterations: the poly schedule is recomputed over 8 iterations, learning rate 0.005 at iteration 4"), r.stdout)
         XCTAssertTrue(r.stdout.contains("done: 8 iterations"), r.stdout)
         XCTAssertEqual(try WeightFile.read(from: dir.appendingPathComponent("weights.bin").path).header.iteration, 8)
         XCTAssertEqual(try WeightFile.read(from: dir.appendingPathComponent("checkpoint-00000008.ckpt").path).header.iteration, 8)
