@@ -53,6 +53,7 @@ enum Checkpoints {
 
     static func write(store: ParameterStore, momentum: UnsafeMutableBufferPointer<Float>, iteration: Int,
                       options: TrainingOptions, modelName: String, dir: String, keep: Int) throws {
+        try Trainer.checkFinite(store, momentum: momentum, iteration: iteration, writing: path(dir, iteration: iteration))
         let header = WeightFile.Header(model: modelName, count: store.count,
                                        tensors: store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration,
                                        options: encodeOptions(options),

@@ -45,6 +45,8 @@ public final class Trainer {
     let replay: ComputeReplay?
     /// `--link-counters`: this host's interface, read around every exchange.
     let linkCounters: LinkCounters?
+    /// What this rank was estimated to allocate, and its log line (rank 0 prints it).
+    let memoryLine: String?
 
     var isRoot: Bool { comm.rank == 0 }
     var algorithm: AllreduceAlgorithm { options.allreduce }
@@ -66,8 +68,14 @@ public final class Trainer {
         var checkpoint: WeightFile?
         var built: Replica?
         var replayed: ComputeReplay?
+        var memory: String?
         do {
             try requested.check(ranks: p)
+            // Before anything large is allocated: the data (synthetic: its size is known) and the replica.
+            if requested.dataset == .synthetic && requested.model.computes && requested.replay == nil {
+                try requested.check(trainingImages: Trainer.syntheticCounts(requested).train)
+            }
+            memory = try Trainer.checkMemory(requested, localBatch: requested.batchSize / p, ranksOnHost: communicator.ranksOnHost)
             loaded = requested.replay == nil ? try Trainer.loadData(requested) : (nil, nil)
             resolved = try requested.resolved(trainingImages: loaded.train?.count ?? 0)
             try resolved.check(trainingImages: loaded.train?.count)
@@ -84,10 +92,12 @@ public final class Trainer {
             if communicator.rank == 0, let dir = resolved.outputDirectory {
                 writer = try Trainer.prepareOutput(dir, keepBefore: checkpoint?.header.iteration)
             }
+            if communicator.rank == 0, let path = resolved.trace { try Trainer.checkWritable(path, flag: "--trace") }
         } catch {
             startupError = "\(error)"
         }
         options = resolved
+        memoryLine = memory
         (train, test) = loaded
         metrics = writer
         replay = replayed
@@ -146,12 +156,16 @@ public final class Trainer {
             return (try FashionMNIST.load(directory: o.dataDirectory, split: .train, limit: o.trainLimit, preprocessing: prep),
                     try FashionMNIST.load(directory: o.dataDirectory, split: .test, limit: o.testLimit, preprocessing: prep))
         case .synthetic:
-            return (try SyntheticDataset.make(count: o.trainLimit ?? 4096, classes: o.classes, channels: 3,
+            let counts = syntheticCounts(o)
+            return (try SyntheticDataset.make(count: counts.train, classes: o.classes, channels: 3,
                                               size: o.inputSize, seed: o.seed),
-                    try SyntheticDataset.make(count: o.testLimit ?? 1024, classes: o.classes, channels: 3,
+                    try SyntheticDataset.make(count: counts.test, classes: o.classes, channels: 3,
                                               size: o.inputSize, seed: o.seed &+ 1))
         }
     }
+
+    /// The synthetic sets' sizes, known before they are made.
+    static func syntheticCounts(_ o: TrainingOptions) -> (train: Int, test: Int) { (o.trainLimit ?? 4096, o.testLimit ?? 1024) }
 
     /// Creates the output folder and opens metrics.jsonl: new, or when resuming from
     /// iteration k, keeping only the records of iterations before k.

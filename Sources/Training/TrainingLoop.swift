@@ -31,7 +31,7 @@ extension Trainer {
     /// The loop, as llm.c's: batch, forward and backward, exchange, optimizer; then
     /// the observers, in a fixed order on every rank (their collectives match).
     public func run() throws -> TrainingResult {
-        if isRoot { log(banner()) }
+        if isRoot { log(banner()); if let line = memoryLine { log(line) } }
         let observers = try makeObservers()
         if isRoot && startIteration > 0 { log("resuming at iteration \(startIteration) from \(options.resume!)") }
         let start = monotonicSeconds()
@@ -78,6 +78,7 @@ extension Trainer {
         var update = (norm: Double.nan, clipped: false)
         if let replay { replay.update(iteration: iteration) } else {
             update = try applyUpdate(learningRate: lr, iteration: iteration, lossSum: result.lossSum, images: indices.count)
+            FaultInjection.afterUpdate(iteration: iteration, weights: replica.store.values)
         }
         let t4 = monotonicSeconds()
         return StepReport(iteration: iteration, isLast: iteration + 1 == o.iterations,
@@ -115,7 +116,9 @@ extension Trainer {
             + replayed
     }
 
+    /// Writes weights.bin; refuses weights that are not finite (no file is written).
     public func saveWeights(to path: String, iteration: Int) throws {
+        try Trainer.checkFinite(replica.store, momentum: nil, iteration: iteration, writing: path)
         let header = WeightFile.Header(model: replica.modelName, count: replica.store.count,
                                        tensors: replica.store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration)
         try WeightFile(header: header, values: Array(replica.store.values)).write(to: path)
