@@ -22,6 +22,17 @@ public struct FNV1a {
     }
 }
 
+extension FNV1a {
+    /// One step per 64-bit little-endian word of `buffer`, then one per trailing byte:
+    /// eight times fewer steps than `combine(bytes:)`, for tens of MB (a data set's
+    /// content at startup). Not the standard byte-wise value.
+    @inlinable public mutating func combine(words buffer: UnsafeRawBufferPointer) {
+        let words = buffer.count / 8
+        for i in 0..<words { combine(UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))) }
+        for i in 8 * words ..< buffer.count { combine(UInt64(buffer[i])) }
+    }
+}
+
 /// FNV-1a of a byte sequence.
 @inlinable public func fnv1a<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
     var h = FNV1a()

@@ -18,8 +18,10 @@ extension Communicator {
         var offset = 0
         while offset < bytes.count {
             let length = min(maxMessageBytes, bytes.count - offset)
-            try mpiCheck(MPI_Bcast(base.map { $0 + offset }, Int32(length), cmpi_byte(), Int32(root), world),
-                         "MPI_Bcast(root \(root))")
+            try Watchdog.shared.watch("MPI_Bcast", rank == root ? .everyRank : .one(root)) {
+                try mpiCheck(MPI_Bcast(base.map { $0 + offset }, Int32(length), cmpi_byte(), Int32(root), world),
+                             "MPI_Bcast(root \(root))")
+            }
             offset += length
         }
     }
@@ -46,8 +48,10 @@ extension Communicator {
         var flat = [UInt64](repeating: 0, count: n * size)
         try values.withUnsafeBufferPointer { mine in
             try flat.withUnsafeMutableBufferPointer { all in
-                try mpiCheck(MPI_Allgather(mine.baseAddress, Int32(n), cmpi_uint64(),
-                                           all.baseAddress, Int32(n), cmpi_uint64(), world), "MPI_Allgather")
+                try Watchdog.shared.watch("MPI_Allgather", .everyRank) {
+                    try mpiCheck(MPI_Allgather(mine.baseAddress, Int32(n), cmpi_uint64(),
+                                               all.baseAddress, Int32(n), cmpi_uint64(), world), "MPI_Allgather")
+                }
             }
         }
         return (0..<size).map { Array(flat[($0 * n)..<($0 * n + n)]) }
@@ -59,8 +63,10 @@ extension Communicator {
         try checkPeer(root, "gatherBytes")
         var myLength = Int32(clamping: bytes.count)
         var lengths = [Int32](repeating: 0, count: rank == root ? size : 0)
-        try mpiCheck(MPI_Gather(&myLength, 1, cmpi_int32(), &lengths, 1, cmpi_int32(), Int32(root), world),
-                     "MPI_Gather(lengths, root \(root))")
+        try Watchdog.shared.watch("MPI_Gather", rank == root ? .everyRank : .one(root)) {
+            try mpiCheck(MPI_Gather(&myLength, 1, cmpi_int32(), &lengths, 1, cmpi_int32(), Int32(root), world),
+                         "MPI_Gather(lengths, root \(root))")
+        }
         var displacements = [Int32](repeating: 0, count: lengths.count)
         var total = 0
         for r in 0..<lengths.count {
@@ -72,8 +78,10 @@ extension Communicator {
         let fits = total <= Int(Int32.max) && bytes.count <= Int(Int32.max)
         var all = [UInt8](repeating: 0, count: fits ? max(total, 1) : 1)
         try bytes.withUnsafeBufferPointer { mine in
-            try mpiCheck(MPI_Gatherv(mine.baseAddress, myLength, cmpi_byte(), &all, &lengths, &displacements,
-                                     cmpi_byte(), Int32(root), world), "MPI_Gatherv(root \(root))")
+            try Watchdog.shared.watch("MPI_Gatherv", rank == root ? .everyRank : .one(root)) {
+                try mpiCheck(MPI_Gatherv(mine.baseAddress, myLength, cmpi_byte(), &all, &lengths, &displacements,
+                                         cmpi_byte(), Int32(root), world), "MPI_Gatherv(root \(root))")
+            }
         }
         guard rank == root else { return nil }
         guard fits else { throw usageError("gatherBytes", "gathered \(total) bytes overflow Int32") }
@@ -106,22 +114,60 @@ extension Communicator {
         let start = MPI_Wtime()
         defer { recordSeconds(since: start) }
         try forEachMessage(count: buffer.count, of: Float.self) { offset, length in
-            try mpiCheck(MPI_Allreduce(cmpi_in_place(), base + offset, Int32(length), cmpi_float(),
-                                       cmpi_sum(), world), "MPI_Allreduce(in place, sum)")
+            try Watchdog.shared.watch("MPI_Allreduce(gradient)", .everyRank) {
+                try mpiCheck(MPI_Allreduce(cmpi_in_place(), base + offset, Int32(length), cmpi_float(),
+                                           cmpi_sum(), world), "MPI_Allreduce(in place, sum)")
+            }
         }
     }
 
     private func allgatherScalar(_ value: UInt64) throws -> [UInt64] {
         var mine = value
         var all = [UInt64](repeating: 0, count: size)
-        try mpiCheck(MPI_Allgather(&mine, 1, cmpi_uint64(), &all, 1, cmpi_uint64(), world), "MPI_Allgather(length)")
+        try Watchdog.shared.watch("MPI_Allgather", .everyRank) {
+            try mpiCheck(MPI_Allgather(&mine, 1, cmpi_uint64(), &all, 1, cmpi_uint64(), world), "MPI_Allgather(length)")
+        }
         return all
     }
 
     private func allreduceDoubles(_ values: [Double], op: MPI_Op, _ call: String) throws -> [Double] {
         var result = values
         guard !values.isEmpty else { return result }
-        try mpiCheck(MPI_Allreduce(cmpi_in_place(), &result, Int32(values.count), cmpi_double(), op, world), call)
+        try Watchdog.shared.watch("MPI_Allreduce", .everyRank) {
+            try mpiCheck(MPI_Allreduce(cmpi_in_place(), &result, Int32(values.count), cmpi_double(), op, world), call)
+        }
         return result
+    }
+}
+
+/// One small nonblocking MPI_Iallreduce(MAX) of an Int32 in flight at a time: a control
+/// value (a stop request) every rank learns one iteration later without a blocking
+/// round trip of its own. Posted and completed on whichever thread holds MPI.
+public final class ControlAllreduce {
+    private let comm: Communicator
+    private let send = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    private let receive = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    private var request: MPI_Request? = cmpi_request_null()
+    public private(set) var pending = false
+
+    public init(comm: Communicator) { self.comm = comm }
+    deinit { send.deallocate(); receive.deallocate() }
+
+    /// Posts the maximum of `value` over all ranks; every rank must post at the same point.
+    public func post(_ value: Int32) throws {
+        precondition(!pending, "ControlAllreduce: one at a time")
+        send.pointee = value
+        try mpiCheck(MPI_Iallreduce(send, receive, 1, cmpi_int32(), cmpi_max(), comm.world, &request), "MPI_Iallreduce(control)")
+        pending = true
+    }
+
+    /// Waits for the posted allreduce and returns the maximum over all ranks.
+    public func finish() throws -> Int32 {
+        precondition(pending, "ControlAllreduce: nothing posted")
+        pending = false
+        try Watchdog.shared.watch("MPI_Wait(control)", .everyRank) {
+            try mpiCheck(MPI_Wait(&request, cmpi_status_ignore()), "MPI_Wait(control)")
+        }
+        return receive.pointee
     }
 }

@@ -111,7 +111,7 @@ public final class Communicator {
 
     /// MPI_Barrier on MPI_COMM_WORLD.
     public func barrier() throws {
-        try mpiCheck(MPI_Barrier(world), "MPI_Barrier")
+        try Watchdog.shared.watch("MPI_Barrier", .everyRank) { try mpiCheck(MPI_Barrier(world), "MPI_Barrier") }
     }
 
     /// MPI_Wtime: seconds on a monotonic clock.

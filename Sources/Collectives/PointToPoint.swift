@@ -13,9 +13,11 @@ extension Communicator {
         defer { recordSeconds(since: start) }
         let base = buffer.baseAddress
         try forEachMessage(count: buffer.count, of: T.self) { offset, length in
-            try mpiCheck(MPI_Send(base.map { $0 + offset }, Int32(length), T.mpiDatatype,
-                                  Int32(destination), Int32(tag), world),
-                         "MPI_Send(to \(destination), tag \(tag))")
+            try Watchdog.shared.watch("MPI_Send", tag: tag, .one(destination)) {
+                try mpiCheck(MPI_Send(base.map { $0 + offset }, Int32(length), T.mpiDatatype,
+                                      Int32(destination), Int32(tag), world),
+                             "MPI_Send(to \(destination), tag \(tag))")
+            }
             recordSent(bytes: length * MemoryLayout<T>.stride)
         }
     }
@@ -30,8 +32,10 @@ extension Communicator {
         var status = MPI_Status()
         try forEachMessage(count: buffer.count, of: T.self) { offset, length in
             let call = "MPI_Recv(from \(source), tag \(tag))"
-            try mpiCheck(MPI_Recv(base.map { $0 + offset }, Int32(length), T.mpiDatatype,
-                                  Int32(source), Int32(tag), world, &status), call)
+            try Watchdog.shared.watch("MPI_Recv", tag: tag, .one(source)) {
+                try mpiCheck(MPI_Recv(base.map { $0 + offset }, Int32(length), T.mpiDatatype,
+                                      Int32(source), Int32(tag), world, &status), call)
+            }
             try checkLength(&status, expectedBytes: length * MemoryLayout<T>.stride, call)
             recordReceived(bytes: length * MemoryLayout<T>.stride)
         }

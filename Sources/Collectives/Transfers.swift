@@ -10,6 +10,8 @@ public final class Transfers {
     var statuses: [MPI_Status] = []
     /// Bytes each receive must deliver; -1 for sends.
     var expectedBytes: [Int] = []
+    /// The rank at the other end of each request (the watchdog names it).
+    var peers: [Int] = []
     private(set) var count = 0
 
     public init() {}
@@ -17,11 +19,12 @@ public final class Transfers {
     /// Forgets completed transfers (all must have been waited for).
     func reset() { count = 0 }
 
-    fileprivate func append(expectingBytes bytes: Int) -> Int {
+    fileprivate func append(expectingBytes bytes: Int, peer: Int) -> Int {
         if count == requests.count {
-            requests.append(cmpi_request_null()); statuses.append(MPI_Status()); expectedBytes.append(0)
+            requests.append(cmpi_request_null()); statuses.append(MPI_Status()); expectedBytes.append(0); peers.append(0)
         }
         expectedBytes[count] = bytes
+        peers[count] = peer
         count += 1
         return count - 1
     }
@@ -37,7 +40,7 @@ extension Communicator {
         let first = transfers.count, base = buffer.baseAddress
         try forEachMessage(count: buffer.count, of: T.self) { offset, length in
             let bytes = length * MemoryLayout<T>.stride
-            let i = transfers.append(expectingBytes: bytes)
+            let i = transfers.append(expectingBytes: bytes, peer: source)
             try mpiCheck(MPI_Irecv(base.map { $0 + offset }, Int32(length), T.mpiDatatype, Int32(source), Int32(tag),
                                    world, &transfers.requests[i]), "MPI_Irecv(from \(source), tag \(tag))")
             recordReceived(bytes: bytes)
@@ -52,7 +55,7 @@ extension Communicator {
         try checkPeer(destination, "postSend")
         let first = transfers.count, base = buffer.baseAddress
         try forEachMessage(count: buffer.count, of: T.self) { offset, length in
-            let i = transfers.append(expectingBytes: -1)
+            let i = transfers.append(expectingBytes: -1, peer: destination)
             try mpiCheck(MPI_Isend(base.map { $0 + offset }, Int32(length), T.mpiDatatype,
                                    Int32(destination), Int32(tag), world, &transfers.requests[i]),
                          "MPI_Isend(to \(destination), tag \(tag))")
@@ -67,10 +70,12 @@ extension Communicator {
         let start = MPI_Wtime()
         defer { recordSeconds(since: start) }
         let n = Int32(range.count)
-        try transfers.requests.withUnsafeMutableBufferPointer { requests in
-            try transfers.statuses.withUnsafeMutableBufferPointer { statuses in
-                try mpiCheck(MPI_Waitall(n, requests.baseAddress! + range.lowerBound, statuses.baseAddress! + range.lowerBound),
-                             "MPI_Waitall")
+        try Watchdog.shared.watch("MPI_Waitall", .transfers(transfers, range)) {
+            try transfers.requests.withUnsafeMutableBufferPointer { requests in
+                try transfers.statuses.withUnsafeMutableBufferPointer { statuses in
+                    try mpiCheck(MPI_Waitall(n, requests.baseAddress! + range.lowerBound, statuses.baseAddress! + range.lowerBound),
+                                 "MPI_Waitall")
+                }
             }
         }
         for i in range where transfers.expectedBytes[i] >= 0 {

@@ -93,6 +93,10 @@ public struct BatchSchedule {
     /// Images this rank processes per step (r*B/p ..< (r+1)*B/p).
     public var localBatch: Int { (rank + 1) * globalBatch / worldSize - rank * globalBatch / worldSize }
 
+    /// Position in the global batch of this rank's first image (r*B/p): what keys
+    /// per-image draws (dropout) so they do not depend on how the batch is split.
+    public var firstInGlobalBatch: Int { rank * globalBatch / worldSize }
+
     public func epoch(ofIteration i: Int) -> Int { i / stepsPerEpoch }
 
     /// This rank's indices at global iteration `i` (from 0, across epochs).

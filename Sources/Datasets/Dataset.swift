@@ -18,6 +18,9 @@ public protocol Dataset: AnyObject {
     var imageShape: (channels: Int, height: Int, width: Int) { get }
     func fillBatch(indices: UnsafeBufferPointer<Int>, images: UnsafeMutablePointer<Float>,
                    labels: UnsafeMutablePointer<Int32>, augmentation: Augmentation, augmentationSeed: UInt64)
+    /// A hash of the images and labels (not of the preprocessing, which the options
+    /// give): ranks compare it at startup, so ranks reading different data refuse to train.
+    var contentHash: UInt64 { get }
 }
 
 extension Dataset {

@@ -3,7 +3,10 @@
 //
 // Why not precompute floats: 60,000 x 3 x 64 x 64 floats is 2.9 GB. The 8-bit
 // originals are 47 MB; resizing with precomputed bilinear taps costs about
-// S*S*2 multiply-adds per image, far less than a forward pass.
+// S*S*2 multiply-adds per image, far less than a forward pass. For the same
+// reason `contentHash` hashes the originals, not the floats a model sees.
+
+import Basics
 
 /// A labelled image set with a fixed preprocessing.
 ///
@@ -25,6 +28,9 @@ public final class ImageDataset: Dataset {
     public let sourceChannels: Int
     public let sourceHeight: Int
     public let sourceWidth: Int
+
+    /// FNV-1a (by 64-bit words) of the sizes, labels and 8-bit originals, computed once at init.
+    public let contentHash: UInt64
 
     private let plan: ResizePlan
 
@@ -70,6 +76,11 @@ public final class ImageDataset: Dataset {
         self.sourceChannels = sourceChannels
         self.sourceHeight = sourceHeight
         self.sourceWidth = sourceWidth
+        var h = FNV1a()
+        for v in [labels.count, classes, sourceChannels, sourceHeight, sourceWidth] { h.combine(UInt64(v)) }
+        labels.withUnsafeBytes { h.combine(words: $0) }
+        pixels.withUnsafeBytes { h.combine(words: $0) }
+        contentHash = h.value
     }
 
     /// The same images and labels with another preprocessing (the pixel

@@ -6,6 +6,8 @@ import Foundation
 public enum MetricsError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(path: String, reason: String)
     case malformedLine(path: String, line: Int, reason: String)
+    /// A write failed (a full disk, a folder removed): the reason is the system's.
+    case writeFailed(path: String, reason: String)
     /// Any other measurement file (a compute timeline): the message names the file.
     case malformed(String)
 
@@ -17,6 +19,9 @@ public enum MetricsError: Error, CustomStringConvertible, Equatable {
             return "\(path) line \(line): malformed metrics record: \(reason)"
         case let .malformed(message):
             return message
+        case let .writeFailed(path, reason):
+            return "\(path): cannot append to the metrics file: \(reason)"
+
         }
     }
 }
@@ -57,10 +62,13 @@ enum MetricsJSON {
 public final class MetricsWriter {
     private let handle: FileHandle
     private let encoder = MetricsJSON.encoder()
+    /// The file's name in error messages.
+    private let path: String
 
     /// Writes to an already-open handle (positioned where lines should go).
-    public init(fileHandle: FileHandle) {
+    public init(fileHandle: FileHandle, path: String = "metrics") {
         self.handle = fileHandle
+        self.path = path
     }
 
     /// Opens `path` for appending, creating it (and not truncating it) so that a
@@ -72,14 +80,27 @@ public final class MetricsWriter {
         guard fd >= 0 else {
             throw MetricsError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
         }
-        self.init(fileHandle: FileHandle(fileDescriptor: fd, closeOnDealloc: true))
+        self.init(fileHandle: FileHandle(fileDescriptor: fd, closeOnDealloc: true), path: path)
     }
 
     /// Encodes `record` as one line and writes it immediately.
     public func write(_ record: IterationRecord) throws {
         var line = try encoder.encode(record)
         line.append(UInt8(ascii: "\n"))
-        try handle.write(contentsOf: line)
+        try append(line)
+    }
+
+    /// One write(2) of `bytes` (repeated only if the kernel takes part of it); errno named on failure.
+    private func append(_ bytes: Data) throws {
+        try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            var offset = 0
+            while offset < raw.count {
+                let n = Foundation.write(handle.fileDescriptor, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw MetricsError.writeFailed(path: path, reason: String(cString: strerror(errno))) }
+                offset += n
+            }
+        }
     }
 
     /// Writes several records, one line each.
@@ -111,6 +132,19 @@ public enum MetricsReader {
             throw MetricsError.cannotOpen(path: path, reason: error.localizedDescription)
         }
         return try parse(data, source: path)
+    }
+
+    /// Reads `path` as a run left it: a last line without its newline is a write a crash or
+    /// a full disk cut short, so it is dropped (its length in bytes is returned), not an
+    /// error. Every complete line must still be a valid record.
+    public static func readWrittenLines(_ path: String) throws -> (records: [IterationRecord], cutBytes: Int) {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw MetricsError.cannotOpen(path: path, reason: error.localizedDescription)
+        }
+        let complete = data.lastIndex(of: UInt8(ascii: "\n")).map { data.startIndex...$0 }
+        let kept = complete.map { data[$0] } ?? Data()
+        return (try parse(Data(kept), source: path), data.count - kept.count)
     }
 
     /// Parses JSON Lines text already in memory; `source` names it in errors.

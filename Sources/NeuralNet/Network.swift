@@ -61,9 +61,10 @@ public final class Network {
         return i + 1 < layers.count ? inputs[i + 1] : nil
     }
 
-    /// Sets the seed of every dropout layer (per iteration and rank).
-    public func setDropoutSeed(_ seed: UInt64) {
-        for case let d as Dropout in layers { d.seed = seed }
+    /// Sets the seed of every dropout layer (per iteration) and the position in the
+    /// global batch of this batch's first image (the rank's offset; see `Dropout`).
+    public func setDropoutSeed(_ seed: UInt64, firstSample: Int = 0) {
+        for case let d as Dropout in layers { d.seed = seed; d.firstSample = firstSample }
     }
 
     public var forwardMACsPerImage: Int { layers.reduce(0) { $0 + $1.forwardMACsPerImage } }

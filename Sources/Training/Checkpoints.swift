@@ -10,7 +10,8 @@ import NeuralNet
 /// file); the iteration (the header), from which the learning rate, the epoch,
 /// the position in the epoch's shuffled order and every dropout seed follow, as
 /// all are functions of (seed, iteration). So a resumed run repeats exactly the
-/// steps the uninterrupted one would have taken.
+/// steps the uninterrupted one would have taken, on any rank count that divides the
+/// global batch (dropout is keyed by position in the global batch, not by rank).
 enum Checkpoints {
     static let prefix = "checkpoint-", suffix = ".ckpt"
 
@@ -31,7 +32,8 @@ enum Checkpoints {
     /// Options that do not change what a run computes, step by step: a resumed run may
     /// set them otherwise (the allreduce and its buckets change sums only in the last bits).
     static let freeOnResume: Set<String> = ["outputDirectory", "resume", "trace", "bucketMB", "checkpointEvery",
-                                            "keepCheckpoints", "allreduce", "logEvery", "evalEvery", "testLimit", "epochs"]
+                                            "keepCheckpoints", "allreduce", "logEvery", "evalEvery", "testLimit", "epochs",
+                                            "timeout", "overwrite"]
 
     /// The run's options as stored in a checkpoint: JSON with sorted keys, without the
     /// options free on resume (so the file does not depend on where the run wrote it).
@@ -52,16 +54,18 @@ enum Checkpoints {
     }
 
     static func write(store: ParameterStore, momentum: UnsafeMutableBufferPointer<Float>, iteration: Int,
-                      options: TrainingOptions, modelName: String, dir: String, keep: Int) throws {
+                      options: TrainingOptions, modelName: String, ranks: Int, dir: String, keep: Int) throws {
         try Trainer.checkFinite(store, momentum: momentum, iteration: iteration, writing: path(dir, iteration: iteration))
-        let header = WeightFile.Header(model: modelName, count: store.count,
+        var header = WeightFile.Header(model: modelName, count: store.count,
                                        tensors: store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration,
                                        options: encodeOptions(options),
                                        fingerprint: String(fnv1a(Array(encodeOptions(options).utf8)), radix: 16))
+        header.ranks = ranks  // informational: a resume names it, nothing checks it
         FaultInjection.beforeCheckpoint(iteration: iteration)
         try WeightFile(header: header, values: Array(store.values), momentum: Array(momentum))
             .write(to: path(dir, iteration: iteration))
-        let all = list(dir)
+        // Only this run's past: never the checkpoint just written, never one of a later iteration.
+        let all = list(dir).filter { $0.iteration <= iteration }
         if keep > 0 && all.count > keep {
             for old in all.prefix(all.count - keep) { try? FileManager.default.removeItem(atPath: old.path) }
         }

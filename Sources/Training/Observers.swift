@@ -237,7 +237,8 @@ final class CheckpointObserver: TrainingObserver {
         let t = trainer
         if t.isRoot, let dir = t.options.outputDirectory {
             try Checkpoints.write(store: t.replica.store, momentum: t.optimizer.velocity, iteration: iterations,
-                                  options: t.options, modelName: t.replica.modelName, dir: dir, keep: t.options.keepCheckpoints)
+                                  options: t.options, modelName: t.replica.modelName, ranks: t.comm.size, dir: dir,
+                                  keep: t.options.keepCheckpoints)
         }
         t.tracer?.record(.checkpoint, from: t0, to: monotonicSeconds(), iteration: iterations - 1)
     }

@@ -11,8 +11,9 @@ public enum DatasetKind: String, CaseIterable, Codable {
 
 public enum LRPolicyName: String, CaseIterable, Codable { case poly, fixed, step }
 
-/// Everything that defines a training run. Ranks compare a fingerprint of it at
-/// startup, so two ranks started with different options refuse to train together.
+/// Everything that defines a training run. Ranks compare a hash of each option at
+/// startup (`agreementFields`), so two ranks started with different options refuse to
+/// train together, and are told which.
 public struct TrainingOptions: Codable, Equatable {
     public var model: ModelKind = .v1_0
     public var classes: Int = 10
@@ -77,8 +78,16 @@ public struct TrainingOptions: Codable, Equatable {
     /// A network interface (eth0) whose kernel byte counters each rank reads at the start of
     /// every iteration, into the metrics: the bytes on the host's link (one rank per host).
     public var linkCounters: String?
+    /// The watchdog: a rank that waits this many seconds in one MPI call ends the job; it
+    /// warns at a fifth of it (Horovod's stall inspector warns at 60 s; NCCL's default is minutes).
+    public var timeout: Double = 300
+    /// Replace another run's files in the output folder instead of refusing it.
+    public var overwrite: Bool = false
 
     public init() {}
+
+    /// Seconds a rank waits in one MPI call before the watchdog warns.
+    public var stallWarning: Double { timeout / 5 }
 
     /// Every default, in one place: the CLI shows these.
     public static let defaults = TrainingOptions()
@@ -154,6 +163,7 @@ public struct TrainingOptions: Codable, Equatable {
         if logEvery <= 0 { throw bad("--log-every must be positive, got \(logEvery)") }
         if evalEvery < 0 { throw bad("--eval-every must be >= 0, got \(evalEvery)") }
         if !(bucketMB >= 0) || !bucketMB.isFinite { throw bad("--bucket-mb must be >= 0, got \(bucketMB)") }
+        if !(timeout >= 1) || !timeout.isFinite { throw bad("--timeout must be at least 1 second, got \(timeout)") }
         if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
         if keepCheckpoints < 0 { throw bad("--keep-checkpoints must be >= 0, got \(keepCheckpoints)") }
         if outputDirectory?.isEmpty == true { throw bad("--output must name a folder, got an empty path") }
@@ -200,6 +210,7 @@ public struct TrainingOptions: Codable, Equatable {
         if outputDirectory == nil && keepCheckpoints != Self.defaults.keepCheckpoints {
             throw bad("--keep-checkpoints \(keepCheckpoints) needs --output (the folder the checkpoints go to)")
         }
+        if outputDirectory == nil && overwrite { throw bad("--overwrite needs --output (the folder whose files it replaces)") }
     }
 
     /// Replayed compute has no weights to keep, no data and no loss: what would need them is refused.
@@ -235,11 +246,42 @@ public struct TrainingOptions: Codable, Equatable {
         }
     }
 
-    /// A 64-bit FNV-1a hash of every option that must agree across ranks
-    /// (all of them except where output goes).
-    public var fingerprint: UInt64 {
-        var copy = self
-        copy.outputDirectory = nil
-        return fnv1a(Array(String(describing: copy).utf8))
+    /// Options that need not agree across ranks: where output goes, and where the data is
+    /// read from (ranks compare the data's content instead, so hosts may keep it elsewhere).
+    static let rankLocal: Set<String> = ["outputDirectory", "dataDirectory"]
+
+    /// Command-line flags whose name is not the option's name in kebab case.
+    static let flagNames = ["dataDirectory": "--data-dir", "convInit": "--weight-init", "outputDirectory": "--output",
+                            "bucketMB": "--bucket-mb"]
+
+    /// The flag of a stored option: `flagNames`, else the kebab case of its name (baseLR: --base-lr).
+    static func flag(_ name: String) -> String {
+        if let f = flagNames[name] { return f }
+        var out = "--", chars = Array(name)
+        for (i, c) in chars.enumerated() {
+            let upper = c.isUppercase
+            let startsWord = i > 0 && upper && (!chars[i - 1].isUppercase || (i + 1 < chars.count && chars[i + 1].isLowercase))
+            if startsWord { out += "-" }
+            out += c.lowercased()
+        }
+        return out
+    }
+
+    /// Every option that must agree across ranks, as (flag, value), in declaration order
+    /// (the same list on every rank): the startup agreement hashes each one, so a rank
+    /// that differs is told which flags. `augmentation` and `replay` count flag by flag.
+    public var agreementFields: [(flag: String, value: String)] {
+        var out: [(flag: String, value: String)] = []
+        for child in Mirror(reflecting: self).children {
+            guard let label = child.label, !Self.rankLocal.contains(label) else { continue }
+            switch label {
+            case "augmentation": out += [("--mirror", "\(augmentation.mirror)"), ("--max-shift", "\(augmentation.maxShift)")]
+            case "replay":
+                out += [("--replay-compute", replay?.timelinePath ?? "none"), ("--worker-speedup", "\(replay?.workerSpeedup ?? 1)"),
+                        ("--time-dilation", "\(replay?.timeDilation ?? 1)"), ("--replay-warmup", "\(replay?.warmupIterations ?? 0)")]
+            default: out.append((Self.flag(label), String(describing: child.value)))
+            }
+        }
+        return out
     }
 }

@@ -62,7 +62,8 @@ final class Replica {
     struct StepResult { var lossSum: Double; var correct: Int; var deadOutputs: Bool; var forwardEnd: Double }
 
     /// Forward and backward on this rank's batch; leaves the local mean-loss gradient in the store.
-    func computeGradients(dataset: Dataset?, indices: ArraySlice<Int>, dropoutSeed: UInt64,
+    /// `firstSample`: the batch's position in the global batch (keys the dropout masks).
+    func computeGradients(dataset: Dataset?, indices: ArraySlice<Int>, dropoutSeed: UInt64, firstSample: Int = 0,
                           augmentation: Augmentation = .none, augmentationSeed: UInt64 = 0) -> StepResult {
         guard let net = network, let input = input, let loss = loss, let dataset = dataset else {
             return StepResult(lossSum: 0, correct: 0, deadOutputs: false, forwardEnd: monotonicSeconds())
@@ -70,7 +71,7 @@ final class Replica {
         input.setBatch(indices.count)
         dataset.fillBatch(indices: indices, images: input.data, labels: labels,
                           augmentation: augmentation, augmentationSeed: augmentationSeed)
-        net.setDropoutSeed(dropoutSeed)
+        net.setDropoutSeed(dropoutSeed, firstSample: firstSample)
         let logits = net.forward(input, training: true)
         let r = loss.forwardBackward(logits: logits, labels: UnsafeBufferPointer(start: labels, count: indices.count))
         let forwardEnd = monotonicSeconds()

@@ -14,6 +14,15 @@ public struct TrainingResult {
     public var testImages: Int
     public var wallSeconds: Double
     public var imagesPerSecond: Double
+    /// Set when the run stopped early on a stop signal (`iterations` is then where it stopped).
+    public var stop: Stop?
+
+    public struct Stop {
+        /// The signal that asked for the stop (the highest-numbered one if ranks got different ones).
+        public var signal: Int32
+        /// The checkpoint written at the stop; nil without an output folder or weights to save.
+        public var checkpoint: String?
+    }
 }
 
 /// Data-parallel SGD over MPI, as Horovod and PyTorch DDP do it: rank 0's initial
@@ -38,6 +47,8 @@ public final class Trainer {
     let train: Dataset?
     let test: Dataset?
     let metrics: MetricsWriter?
+    /// Rank 0's hold on the output folder (its lock), for the run's life.
+    let outputFolder: OutputFolder?
     /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
     public private(set) var startIteration = 0
     var tracer: TraceRecorder?
@@ -47,6 +58,8 @@ public final class Trainer {
     let linkCounters: LinkCounters?
     /// What this rank was estimated to allocate, and its log line (rank 0 prints it).
     let memoryLine: String?
+    /// Rank 0, resuming: the ranks that wrote the checkpoint (nil when the file does not say).
+    let checkpointRanks: Int?
 
     var isRoot: Bool { comm.rank == 0 }
     var algorithm: AllreduceAlgorithm { options.allreduce }
@@ -69,6 +82,7 @@ public final class Trainer {
         var built: Replica?
         var replayed: ComputeReplay?
         var memory: String?
+        var folder: OutputFolder?
         do {
             try requested.check(ranks: p)
             // Before anything large is allocated: the data (synthetic: its size is known) and the replica.
@@ -85,24 +99,31 @@ public final class Trainer {
                 replayed = try ComputeReplay(settings: settings, options: resolved, network: built!.network!,
                                              localBatch: resolved.batchSize / p)
             }
+            if GradientBuckets.bytes(megabytes: resolved.bucketMB) > 0 && resolved.model.computes
+                && !communicator.allowsSerializedThreads {
+                throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")
+            }
+            if communicator.rank == 0, let dir = resolved.outputDirectory {
+                folder = try OutputFolder(dir)  // locked before any file in it is read
+            }
             if communicator.rank == 0, let spec = resolved.resume {
                 checkpoint = try Checkpoints.load(spec, options: resolved, parameterCount: built!.store.count,
                                                   modelName: built!.modelName)
             }
-            if communicator.rank == 0, let dir = resolved.outputDirectory {
-                writer = try Trainer.prepareOutput(dir, keepBefore: checkpoint?.header.iteration)
-            }
+            writer = try folder?.prepare(resumeIteration: checkpoint?.header.iteration, overwrite: resolved.overwrite)
             if communicator.rank == 0, let path = resolved.trace { try Trainer.checkWritable(path, flag: "--trace") }
         } catch {
             startupError = "\(error)"
         }
         options = resolved
         memoryLine = memory
+        checkpointRanks = checkpoint?.header.ranks
         (train, test) = loaded
         metrics = writer
+        outputFolder = folder
         replay = replayed
         linkCounters = resolved.linkCounters.map(LinkCounters.init(interface:))
-        try Trainer.agree(options: resolved, datasetCount: train?.count ?? 0, hook: (hook ?? IdentityHook()).name,
+        try Trainer.agree(options: resolved, data: (train?.contentHash ?? 0, test?.contentHash ?? 0), hook: (hook ?? IdentityHook()).name,
                           replay: replayed?.fingerprint ?? 0, error: startupError, comm: communicator)
 
         let replica = built!
@@ -113,9 +134,6 @@ public final class Trainer {
                         weightDecay: Float(resolved.weightDecay),
                         rateMultipliers: replay == nil ? replica.classifierRange.map { [($0, multiplier)] } ?? [] : [])
         let bucketBytes = GradientBuckets.bytes(megabytes: resolved.bucketMB)
-        if bucketBytes > 0 && replica.network != nil && !communicator.allowsSerializedThreads {
-            throw TrainingError.badInput("--bucket-mb needs an MPI library with MPI_THREAD_SERIALIZED support; use --bucket-mb 0")
-        }
         let exchange = GradientExchange(store: replica.store, layers: replica.network?.layers, bucketBytes: bucketBytes,
                                         algorithm: resolved.allreduce, hook: hook ?? IdentityHook(), comm: communicator)
         self.exchange = exchange
@@ -167,47 +185,32 @@ public final class Trainer {
     /// The synthetic sets' sizes, known before they are made.
     static func syntheticCounts(_ o: TrainingOptions) -> (train: Int, test: Int) { (o.trainLimit ?? 4096, o.testLimit ?? 1024) }
 
-    /// Creates the output folder and opens metrics.jsonl: new, or when resuming from
-    /// iteration k, keeping only the records of iterations before k.
-    static func prepareOutput(_ dir: String, keepBefore resumeIteration: Int?) throws -> MetricsWriter {
-        let path = (dir as NSString).appendingPathComponent("metrics.jsonl")
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            // Temporary files of writes that a crash interrupted: never complete, never needed.
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
-                try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent(name))
-            }
-            if let k = resumeIteration, FileManager.default.fileExists(atPath: path) {
-                let kept = try MetricsReader.read(path).filter { $0.iteration < k }
-                var text = ""
-                for r in kept { text += try MetricsWriter.line(for: r) + "\n" }
-                try atomicWrite(Data(text.utf8), to: path)
-                return try MetricsWriter(path: path, truncate: false)
-            }
-            return try MetricsWriter(path: path, truncate: true)
-        } catch let error as TrainingError {
-            throw error
-        } catch {
-            throw TrainingError.badInput("\(dir): cannot write the output folder (\(error))")
-        }
-    }
-
-    /// Startup agreement: every rank shares whether it started and a fingerprint of
-    /// its options and data; any failure or difference stops all ranks with one message.
-    static func agree(options: TrainingOptions, datasetCount: Int, hook: String, replay: UInt64, error: String?,
-                      comm: Communicator) throws {
-        let mine: [UInt64] = [error == nil ? 0 : 1, options.fingerprint, UInt64(datasetCount), fnv1a(Array(hook.utf8)), replay]
+    /// Startup agreement: every rank shares whether it started, a hash of each option,
+    /// of its training and test data (`Dataset.contentHash`), of the bucket hook's name
+    /// and the replayed timeline. A failure stops all ranks with its message; a difference
+    /// with one naming the ranks and what differs, by flag or as "the training data".
+    static func agree(options: TrainingOptions, data: (train: UInt64, test: UInt64), hook: String, replay: UInt64,
+                      error: String?, comm: Communicator) throws {
+        let fields = options.agreementFields
+        let names = fields.map(\.flag) + ["the training data", "the test data", "the bucket hook", "the replayed timeline"]
+        let mine: [UInt64] = [error == nil ? 0 : 1] + fields.map { fnv1a(Array($0.value.utf8)) }
+            + [data.train, data.test, fnv1a(Array(hook.utf8)), replay]
         let all = try comm.allgather(mine)
         if let failing = all.firstIndex(where: { $0[0] != 0 }) {
             var message = Array((error ?? "").utf8)
             try comm.broadcast(bytes: &message, root: failing)
             let text = String(decoding: message, as: UTF8.self)
-            throw TrainingError.badInput(failing == comm.rank || comm.size == 1 ? text : "rank \(failing): \(text)")
+            throw TrainingError.startup(failing == comm.rank || comm.size == 1 ? text : "rank \(failing): \(text)")
         }
-        let differing = all.indices.filter { all[$0][1...] != all[0][1...] }
-        if !differing.isEmpty {
+        let differences = all.indices.compactMap { r -> (rank: Int, what: String)? in
+            let what = names.indices.filter { all[r][$0 + 1] != all[0][$0 + 1] }.map { names[$0] }
+            return what.isEmpty ? nil : (r, what.joined(separator: ", "))
+        }
+        if !differences.isEmpty {
+            let ranks = differences.count == 1 ? "rank \(differences[0].rank) was"
+                : "ranks \(differences.map { String($0.rank) }.joined(separator: ", ")) were"
             throw TrainingError.disagreement(
-                "ranks \(differing.map(String.init).joined(separator: ", ")) were started with options or data that differ from rank 0's; every rank must run the same command")
+                "\(ranks) started with options or data that differ from rank 0's (\(differences.map { "rank \($0.rank): \($0.what)" }.joined(separator: "; "))); every rank must run the same command on the same data")
         }
     }
 }

@@ -33,19 +33,55 @@ extension Trainer {
     public func run() throws -> TrainingResult {
         if isRoot { log(banner()); if let line = memoryLine { log(line) } }
         let observers = try makeObservers()
-        if isRoot && startIteration > 0 { log("resuming at iteration \(startIteration) from \(options.resume!)") }
+        if isRoot && startIteration > 0 {
+            let ranks = { (n: Int) in n == 1 ? "1 rank" : "\(n) ranks" }
+            log("resuming at iteration \(startIteration) from \(options.resume!)"
+                + (checkpointRanks.map { " (written by \(ranks($0)), resuming on \(comm.size))" } ?? ""))
+        }
         let start = monotonicSeconds()
-        for iteration in startIteration..<options.iterations {
-            let report = try step(iteration)
-            for observer in observers.all { try observer.stepEnded(report) }
+        let stop = StopAgreement(comm: comm)
+        do {
+            for iteration in startIteration..<options.iterations {
+                Watchdog.shared.enter(iteration: iteration)
+                let report = try step(iteration)
+                for observer in observers.all { try observer.stepEnded(report) }
+                let signal = report.isLast ? 0 : try stop.afterIteration()
+                if signal != 0 { return try stopped(after: iteration + 1, by: signal, observers: observers, stop: stop, start: start) }
+            }
+            try stop.drain()
+        } catch let error as TrainingError where error.isSharedByEveryRank {
+            try? stop.drain()  // every rank throws it here: complete the control allreduce before MPI_Finalize
+            throw error
         }
         let wall = monotonicSeconds() - start
         for observer in observers.all { try observer.runEnded() }
         let evaluation = observers.evaluation.final
-        let images = Double(options.iterations * options.batchSize)
+        let images = Double((options.iterations - startIteration) * options.batchSize)
         return TrainingResult(iterations: options.iterations, finalLoss: observers.progress.lastLoss,
                               testAccuracy: evaluation?.accuracy, testImages: evaluation?.images ?? 0,
                               wallSeconds: wall, imagesPerSecond: images / wall)
+    }
+
+    /// Every rank agreed to stop after `iterations` (a stop signal): the metrics so far are
+    /// flushed and rank 0 writes the checkpoint of that boundary, which `--resume` continues.
+    private func stopped(after iterations: Int, by signal: Int32,
+                         observers: (all: [TrainingObserver], progress: ProgressObserver, evaluation: EvaluationObserver),
+                         stop: StopAgreement, start: Double) throws -> TrainingResult {
+        try stop.drain()
+        var checkpoint: String?
+        if let saver = observers.all.lazy.compactMap({ $0 as? CheckpointObserver }).first {
+            try saver.checkpoint(after: iterations)
+            checkpoint = options.outputDirectory.map { Checkpoints.path($0, iteration: iterations) }
+        } else if let sink = observers.all.lazy.compactMap({ $0 as? MetricsSink }).first {
+            try sink.flush()
+        }
+        StopSignals.shared.stopCompleted()
+        let wall = monotonicSeconds() - start
+        let images = Double((iterations - startIteration) * options.batchSize)
+        var result = TrainingResult(iterations: iterations, finalLoss: observers.progress.lastLoss, testAccuracy: nil,
+                                    testImages: 0, wallSeconds: wall, imagesPerSecond: images / wall)
+        result.stop = TrainingResult.Stop(signal: signal, checkpoint: checkpoint)
+        return result
     }
 
     /// One iteration: this rank's batch, forward and backward (buckets leave during
@@ -65,8 +101,11 @@ extension Trainer {
             let forwardEnd = replay.forwardBackward(iteration: iteration) { [exchange] in exchange.layerDone($0) }
             result = Replica.StepResult(lossSum: 0, correct: 0, deadOutputs: false, forwardEnd: forwardEnd)
         } else {
+            // Dropout is keyed by (seed, iteration, position in the global batch), not the rank:
+            // any rank count draws the same masks, so a checkpoint resumes on any rank count.
             result = replica.computeGradients(dataset: train, indices: indices,
-                                              dropoutSeed: o.seed &+ UInt64(iteration) &* 0x9E37_79B9 &+ UInt64(comm.rank) << 48,
+                                              dropoutSeed: o.seed &+ UInt64(iteration) &* 0x9E37_79B9,
+                                              firstSample: schedule?.firstInGlobalBatch ?? 0,
                                               augmentation: o.augmentation,
                                               augmentationSeed: o.seed ^ (UInt64(iteration) &* 0xC2B2_AE3D_27D4_EB4F))
         }

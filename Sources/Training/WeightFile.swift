@@ -21,6 +21,8 @@ public struct WeightFile: Equatable {
         /// Checkpoints only: the run's options (JSON) and their fingerprint.
         public var options: String?
         public var fingerprint: String?
+        /// Checkpoints only: the ranks that wrote it (a resume may run on another count).
+        public var ranks: Int?
 
         public init(model: String, count: Int, tensors: [String], iteration: Int,
                     hasMomentum: Bool? = nil, options: String? = nil, fingerprint: String? = nil) {
@@ -119,8 +121,18 @@ public func atomicWrite(_ data: Data, to path: String) throws {
         if rename(temporary.path, url.path) != 0 { throw TrainingError.badInput("\(path): cannot rename into place") }
     } catch {
         try? FileManager.default.removeItem(at: temporary)
-        throw error as? TrainingError ?? TrainingError.badInput("\(path): write failed (\(error))")
+        throw error as? TrainingError ?? TrainingError.badInput("\(path): write failed: \(systemReason(error))")
     }
+}
+
+/// The system's words for a failed file operation ("No space left on device"), not Foundation's wrapper.
+func systemReason(_ error: Error) -> String {
+    let e = error as NSError
+    if e.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(e.code))) }
+    if let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    return e.localizedDescription
 }
 
 extension Data {

@@ -107,8 +107,13 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "Resume from a checkpoint file, or 'latest' (newest in --output).") var resume: String?
     @Option(help: "Write a Chrome trace (JSON; open in Perfetto or chrome://tracing) of every rank's phases to FILE (written at the end; checked writable before training).")
     var trace: String?
+    @Flag(help: "Replace another run's files in --output (metrics, checkpoints, weights) instead of refusing the folder.")
+    var overwrite = false
+    @Option(help: ArgumentHelp("Watchdog: a rank waiting this long in one exchange or collective ends the job, every rank, with an error naming the ranks it waited for; a stall warning comes at a fifth of it.", valueName: "seconds"))
+    var timeout: Double = defaults.timeout
 
     func apply(to o: inout TrainingOptions) {
+        o.overwrite = overwrite; o.timeout = timeout
         o.outputDirectory = output; o.logEvery = logEvery; o.evalEvery = evalEvery
         o.checkpointEvery = checkpointEvery; o.keepCheckpoints = keepCheckpoints; o.resume = resume; o.trace = trace
     }

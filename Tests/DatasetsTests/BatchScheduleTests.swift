@@ -30,6 +30,9 @@ final class BatchScheduleTests: XCTestCase {
                 let union = (0..<ranks).flatMap { Array(schedules[$0].indices(forIteration: i)) }
                 XCTAssertEqual(union, Array(single.indices(forIteration: i)), "B \(batch) p \(ranks) iteration \(i)")
                 XCTAssertEqual((0..<ranks).map { schedules[$0].localBatch }.reduce(0, +), batch)
+                XCTAssertEqual((0..<ranks).map { schedules[$0].firstInGlobalBatch },
+                               (0..<ranks).map { r in (0..<r).map { schedules[$0].localBatch }.reduce(0, +) },
+                               "each rank's offset in the global batch")
             }
             // The free function agrees with the schedule.
             let order = shuffledOrder(count: count, epoch: 1, seed: seed)

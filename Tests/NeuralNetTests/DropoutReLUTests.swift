@@ -38,6 +38,38 @@ final class DropoutReLUTests: XCTestCase {
         }
     }
 
+    /// A batch split anywhere draws the same masks: each image's mask depends on the seed
+    /// and its position in the global batch only (so 4 ranks, 2 ranks and one process
+    /// train alike), and backward uses the mask its own forward drew.
+    func testSplitBatchesDrawTheSameMasksAsTheWholeBatch() {
+        let whole = Shape(n: 6, c: 4, h: 3, w: 3), perImage = whole.perImage
+        let x = Tensor(whole, values: (0..<whole.count).map { Float($0 % 11 + 1) })
+        let dy = Tensor(whole, values: (0..<whole.count).map { Float($0 % 5 + 1) })
+        func run(first: Int, count: Int) -> (y: [Float], dx: [Float]) {
+            let shape = Shape(n: count, c: whole.c, h: whole.h, w: whole.w)
+            let part = { (t: Tensor) in Tensor(shape, values: Array(t.array[first * perImage ..< (first + count) * perImage])) }
+            let drop = Dropout("drop", input: shape, probability: 0.5)
+            drop.seed = 23
+            drop.firstSample = first
+            let xs = part(x)
+            let y = Array(drop.forward(xs, training: true).buffer)
+            return (y, Array(drop.backward(xs, part(dy))!.buffer))
+        }
+        let reference = run(first: 0, count: 6)
+        for split in [[3, 3], [2, 2, 2], [1, 5], [6]] {
+            var first = 0, y: [Float] = [], dx: [Float] = []
+            for count in split {
+                let r = run(first: first, count: count)
+                y += r.y; dx += r.dx
+                first += count
+            }
+            XCTAssertEqual(y, reference.y, "split \(split): forward masks differ from the whole batch's")
+            XCTAssertEqual(dx, reference.dx, "split \(split): backward masks differ from the whole batch's")
+        }
+        let masks = (0..<6).map { n in reference.y[n * perImage ..< (n + 1) * perImage].map { $0 == 0 } }
+        XCTAssertEqual(Set(masks).count, 6, "every image draws its own mask")
+    }
+
     /// ReLU at exactly 0: output 0 and gradient 0 (Caffe and PyTorch take the subgradient 0).
     func testReLUGradientIsZeroWhereTheInputIsExactlyZero() {
         let shape = Shape(n: 2, c: 3, h: 4, w: 4)

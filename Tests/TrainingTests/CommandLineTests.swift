@@ -32,6 +32,16 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// The startup agreement names differing options by flag: every flag it can name
+    /// is one `train --help` lists.
+    func testAgreementNamesRealFlags() throws {
+        let r = try ProcessRunner.run(binary, ["train", "--help"])
+        XCTAssertEqual(r.status, 0)
+        let flags = TrainingOptions.defaults.agreementFields.map(\.flag)
+        XCTAssertEqual(Set(flags).count, flags.count, "one field per flag")
+        for flag in flags { XCTAssertTrue(r.stdout.contains("\(flag) "), "\(flag) is not a flag of train --help") }
+    }
+
     /// `--epochs` counts the images the run really has: 1.5 epochs of 200 images at a
     /// global batch of 32 are 9 iterations (6 full batches an epoch), not 60,000 / 32.
     func testEpochsUseTheRunsTrainingSet() throws {
@@ -73,7 +83,8 @@ final class CommandLineTests: XCTestCase {
                                    : try ProcessRunner.run("/bin/bash", [launcher, "2", binary] + args, timeout: 120)
                 XCTAssertEqual(r.status, 0, r.stderr)
             }
-            let names = try runs.map { try FileManager.default.contentsOfDirectory(atPath: $0.path).sorted() }
+            // `.lock` names the run that holds the folder (pid, host): not an artifact.
+            let names = try runs.map { try FileManager.default.contentsOfDirectory(atPath: $0.path).filter { $0 != ".lock" }.sorted() }
             XCTAssertEqual(names[0], names[1])
             XCTAssertEqual(names[0], ["checkpoint-00000001.ckpt", "checkpoint-00000002.ckpt", "checkpoint-00000003.ckpt",
                                       "checkpoint-00000004.ckpt", "metrics.jsonl", "trace.json", "weights.bin"])

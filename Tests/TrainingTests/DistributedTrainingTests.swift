@@ -83,7 +83,74 @@ final class DistributedTrainingTests: XCTestCase {
                                               [binary] + base + ["--seed", "1"]], timeout: 60)
         XCTAssertFalse(r.timedOut, "ranks that disagree must not hang")
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("ranks 1 were started with options or data that differ"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("rank 1 was started with options or data that differ from rank 0's (rank 1: --seed);"), r.stderr)
+    }
+
+    /// Ranks whose data has the same size but not the same content, or whose options
+    /// differ, stop at startup with one line naming each rank and what differs; a rank
+    /// reading the same content from another folder (`--data-dir` differs) agrees.
+    func testRanksWithDifferentDataOrOptionsAreToldWhatDiffers() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        func idx(_ words: [UInt32], _ body: [UInt8]) -> Data {
+            var d = Data()
+            for w in words { withUnsafeBytes(of: w.bigEndian) { d.append(contentsOf: $0) } }
+            return d + Data(body)
+        }
+        /// Plain IDX files of 48 training and 24 test images; `change` edits one file's body.
+        func folder(_ name: String, change: (file: String, at: Int)? = nil) throws -> String {
+            let dir = root.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            for (prefix, n) in [("train", 48), ("t10k", 24)] {
+                var pixels = (0..<(n * 784)).map { UInt8(truncatingIfNeeded: $0 * 7 % 251) }
+                var labels = (0..<n).map { UInt8($0 % 10) }
+                if let c = change, c.file == "\(prefix)-images" { pixels[c.at] ^= 1 }
+                if let c = change, c.file == "\(prefix)-labels" { labels[c.at] = (labels[c.at] + 1) % 10 }
+                try idx([2051, UInt32(n), 28, 28], pixels).write(to: dir.appendingPathComponent("\(prefix)-images-idx3-ubyte"))
+                try idx([2049, UInt32(n)], labels).write(to: dir.appendingPathComponent("\(prefix)-labels-idx1-ubyte"))
+            }
+            return dir.path
+        }
+        let same = try folder("a"), copy = try folder("a-copy")
+        let trainChanged = try folder("b", change: ("train-images", 30_000)), testChanged = try folder("c", change: ("t10k-labels", 5))
+        let base = ["--model", "v1.1", "--input-size", "32", "--batch-size", "24", "--iterations", "1", "--output", root.appendingPathComponent("out").path]
+        let r = try ProcessRunner.mpirunMPMD([[binary] + base + ["--data-dir", same], [binary] + base + ["--data-dir", trainChanged],
+                                              [binary] + base + ["--data-dir", testChanged],
+                                              [binary] + base + ["--data-dir", copy, "--base-lr", "0.02"]], timeout: 90)
+        XCTAssertFalse(r.timedOut, "ranks that disagree must not hang")
+        XCTAssertNotEqual(r.status, 0)
+        let errors = r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        XCTAssertEqual(errors, ["error: ranks 1, 2, 3 were started with options or data that differ from rank 0's (rank 1: the training data; rank 2: the test data; rank 3: --base-lr); every rank must run the same command on the same data"], r.stderr)
+    }
+
+    /// A checkpoint written by 4 ranks resumes on 2 (same global batch) and ends where
+    /// both uninterrupted runs end, to rounding: dropout, data order and augmentation
+    /// are keyed by position in the global batch or image, never by rank. Dropout is on.
+    func testCheckpointOfFourRanksResumesOnTwo() throws {
+        let four = TestPaths.temporaryDirectory(), two = TestPaths.temporaryDirectory(), resumed = TestPaths.temporaryDirectory()
+        let undropped = TestPaths.temporaryDirectory()
+        defer { for d in [four, two, resumed, undropped] { try? FileManager.default.removeItem(at: d) } }
+        let args = { (dir: URL) in self.common(dir, iterations: 10) + ["--dropout", "0.5", "--mirror", "--checkpoint-every", "5"] }
+        let r4 = try ProcessRunner.mpirun(4, binary, args(four))
+        XCTAssertEqual(r4.status, 0, r4.stderr)
+        let r2 = try ProcessRunner.mpirun(2, binary, args(two))
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        let name = "checkpoint-00000005.ckpt"
+        XCTAssertEqual(try WeightFile.read(from: four.appendingPathComponent(name).path).header.ranks, 4)
+        try FileManager.default.copyItem(at: four.appendingPathComponent(name), to: resumed.appendingPathComponent(name))
+        let r = try ProcessRunner.mpirun(2, binary, args(resumed) + ["--resume", "latest"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("resuming at iteration 5 from latest (written by 4 ranks, resuming on 2)"), r.stdout)
+        let final = try weights(resumed).values, whole4 = try weights(four).values, whole2 = try weights(two).values
+        for (label, reference) in [("np 4", whole4), ("np 2", whole2)] {
+            let diff = relativeMaxDifference(final, reference)
+            print("resumed 4 -> 2 vs uninterrupted \(label): max|a-b|/max|b| = \(diff)")
+            XCTAssertLessThanOrEqual(diff, 1e-5, "resumed on 2 ranks against the uninterrupted \(label) run")
+        }
+        print("uninterrupted np 4 vs np 2: max|a-b|/max|b| = \(relativeMaxDifference(whole4, whole2))")
+        let u = try ProcessRunner.mpirun(2, binary, common(undropped, iterations: 10) + ["--mirror"])
+        XCTAssertEqual(u.status, 0, u.stderr)
+        XCTAssertGreaterThan(relativeMaxDifference(try weights(undropped).values, whole2), 1e-3, "dropout must change the training")
     }
 
     func testMissingDataOnEveryRankIsOneLineAndNonZero() throws {

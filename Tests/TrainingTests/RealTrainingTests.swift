@@ -110,6 +110,8 @@ final class RealTrainingTests: XCTestCase {
                                 (["--keep-checkpoints", "1"], "--keep-checkpoints 1 needs --output"),
                                 (["--keep-checkpoints=-1", "--output", "/tmp/x"], "--keep-checkpoints must be >= 0"),
                                 (["--resume", "latest"], "--resume latest needs --output"),
+                                (["--overwrite"], "--overwrite needs --output"),
+                                (["--timeout", "nan"], "--timeout must be at least 1 second"),
                                 (["--replay-compute", "t.json", "--worker-speedup", "nan"], "--worker-speedup must be a positive number"),
                                 (["--replay-compute", "t.json", "--time-dilation", "nan"], "--time-dilation must be at least 1")] {
             let r = try ProcessRunner.run(binary, args)
