@@ -6,9 +6,14 @@ import XCTest
 /// memory around a real build (every tensor is zero-filled, so all of it is touched;
 /// the parameter store is calloc'ed and untouched), against the formula read off a
 /// layout built at batch 0, which itself allocates (almost) nothing. Every network is
-/// kept alive to the end so no freed memory is reused unseen.
+/// kept alive to the end, and memory freed by earlier tests is handed back to the kernel
+/// first (malloc_trim), so no resident free memory is reused unseen.
 final class MemoryFootprintTests: XCTestCase {
+    /// glibc's malloc_trim, which Swift's Glibc module does not export.
+    static let trim = dlsym(nil, "malloc_trim").map { unsafeBitCast($0, to: (@convention(c) (Int) -> Int32).self) }
+
     func allocated() -> Double {
+        _ = Self.trim?(0)
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
         return 1024 * (Double(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") ?? 0)
