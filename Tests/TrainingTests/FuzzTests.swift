@@ -203,7 +203,7 @@ final class FuzzTests: XCTestCase {
         print("fuzzed weight files: diff compared \(tally.ran), refused \(tally.refused) in one line; \(tally.messages.count) kinds of message:\n  "
               + tally.messages.sorted().joined(separator: "\n  "))
         XCTAssertGreaterThan(tally.refused, 50)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 15, "the diff fuzz must stay bounded")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 40, "the diff fuzz must stay bounded (about 10 s on an idle machine)")
     }
 
     // MARK: IDX
