@@ -14,8 +14,8 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     /// The first four bytes (big-endian) are not the IDX magic we expected:
     /// 2049 for labels, 2051 for images.
     case badMagic(path: String, expected: UInt32, found: UInt32)
-    /// The header is shorter than the format requires, or declares zero-sized
-    /// images.
+    /// The header is shorter than the format requires, or declares no items, zero-sized
+    /// or oversized images, or more data than `IDX.maxDataBytes`.
     case badHeader(path: String, reason: String)
     /// The header's counts imply `expectedBytes` of data after the header, but
     /// the file holds `actualBytes` (fewer: truncated; more: trailing bytes).

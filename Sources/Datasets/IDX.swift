@@ -25,10 +25,16 @@ public struct IDXImages: Equatable {
 public enum IDX {
     public static let labelMagic: UInt32 = 2049
     public static let imageMagic: UInt32 = 2051
+    /// Largest data section accepted (Fashion-MNIST's training images are 47 MB): a corrupt
+    /// header cannot make a run read and hold gigabytes before it fails.
+    public static let maxDataBytes = 1 << 30
+    /// Largest image side accepted (Fashion-MNIST's is 28).
+    public static let maxSide = 4096
 
     /// Reads an IDX1 label file (plain or gzip).
     /// - Throws: `DatasetError` naming `path` for a missing file, a gzip error,
-    ///   a bad magic number, or a data length that disagrees with the header.
+    ///   a bad magic number, a count outside 1...`maxDataBytes`, or a data length that
+    ///   disagrees with the header.
     public static func readLabels(path: String) throws -> [UInt8] {
         let file = try GzipFile(path: path)
         defer { file.close() }
@@ -37,11 +43,15 @@ public enum IDX {
             throw DatasetError.badMagic(path: path, expected: labelMagic, found: header[0])
         }
         let count = Int(header[1])
+        guard count > 0, count <= maxDataBytes else {
+            throw DatasetError.badHeader(path: path, reason: "\(count) labels (expected 1...\(maxDataBytes))")
+        }
         return try file.readBody(bytes: count, header: "\(count) labels")
     }
 
     /// Reads an IDX3 image file (plain or gzip).
-    /// - Throws: `DatasetError` as `readLabels`, and `.badHeader` for zero rows/columns.
+    /// - Throws: `DatasetError` as `readLabels`, and `.badHeader` for no images, a side outside
+    ///   1...`maxSide` or more than `maxDataBytes` of pixels.
     public static func readImages(path: String) throws -> IDXImages {
         let file = try GzipFile(path: path)
         defer { file.close() }
@@ -50,10 +60,16 @@ public enum IDX {
             throw DatasetError.badMagic(path: path, expected: imageMagic, found: header[0])
         }
         let (count, rows, columns) = (Int(header[1]), Int(header[2]), Int(header[3]))
-        guard rows > 0, columns > 0 else {
-            throw DatasetError.badHeader(path: path, reason: "image size \(rows)x\(columns)")
+        guard rows > 0, columns > 0, rows <= maxSide, columns <= maxSide else {
+            throw DatasetError.badHeader(path: path, reason: "image size \(rows)x\(columns) (each side 1...\(maxSide))")
         }
-        let pixels = try file.readBody(bytes: count * rows * columns,
+        // Each word is up to 2^32 - 1: the product overflows Int, checked rather than wrapped.
+        let (perImage, o1) = rows.multipliedReportingOverflow(by: columns)
+        let (bytes, o2) = count.multipliedReportingOverflow(by: perImage)
+        guard count > 0, !o1, !o2, bytes <= maxDataBytes else {
+            throw DatasetError.badHeader(path: path, reason: "\(count) images of \(rows)x\(columns) (expected 1 to \(maxDataBytes) bytes of images)")
+        }
+        let pixels = try file.readBody(bytes: bytes,
                                        header: "\(count) images of \(rows)x\(columns)")
         return IDXImages(count: count, rows: rows, columns: columns, pixels: pixels)
     }

@@ -33,7 +33,7 @@ enum Checkpoints {
     /// set them otherwise (the allreduce and its buckets change sums only in the last bits).
     static let freeOnResume: Set<String> = ["outputDirectory", "resume", "trace", "bucketMB", "checkpointEvery",
                                             "keepCheckpoints", "allreduce", "logEvery", "evalEvery", "testLimit", "epochs",
-                                            "timeout", "overwrite"]
+                                            "timeout", "overwrite", "extend"]
 
     /// The run's options as stored in a checkpoint: JSON with sorted keys, without the
     /// options free on resume (so the file does not depend on where the run wrote it).
@@ -57,7 +57,7 @@ enum Checkpoints {
                       options: TrainingOptions, modelName: String, ranks: Int, dir: String, keep: Int) throws {
         try Trainer.checkFinite(store, momentum: momentum, iteration: iteration, writing: path(dir, iteration: iteration))
         var header = WeightFile.Header(model: modelName, count: store.count,
-                                       tensors: store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration,
+                                       tensors: WeightFile.tensorList(of: store), iteration: iteration,
                                        options: encodeOptions(options),
                                        fingerprint: String(fnv1a(Array(encodeOptions(options).utf8)), radix: 16))
         header.ranks = ranks  // informational: a resume names it, nothing checks it
@@ -76,37 +76,109 @@ enum Checkpoints {
     /// for that value.
     static let optionsAddedLater: [String: Any] = ["classifierStd": 0.01, "clipGradientNorm": 0, "classifierLRMult": 1]
 
-    /// Reads and validates a checkpoint for this run; `latest` picks the newest in the output folder.
-    static func load(_ spec: String, options: TrainingOptions, parameterCount: Int, modelName: String) throws -> WeightFile {
-        var path = spec
-        if spec == "latest" {
-            guard let dir = options.outputDirectory else { throw TrainingError.badInput("--resume latest needs --output") }
-            guard let newest = list(dir).last else { throw TrainingError.badInput("\(dir): no checkpoint to resume from") }
-            path = newest.path
+    /// A checkpoint a run resumes from, and what its log line says about it.
+    struct Resume {
+        let file: WeightFile
+        let path: String
+        /// The iterations of the run that wrote it, when this run continues it to more (`--extend`).
+        let extendedFrom: Int?
+        /// Newer checkpoints `--resume latest-valid` passed over, each with why.
+        let passedOver: [String]
+    }
+
+    /// The keys a resumed run may change with `--extend`: the length, and the warm-up whose default follows it.
+    static let lengthKeys: Set<String> = ["iterations", "warmupIterations"]
+
+    /// Reads and validates a checkpoint for this run. `latest` picks the newest in the output
+    /// folder and, when that one is unreadable, corrupt or truncated, names the newest valid
+    /// one before it; `latest-valid` resumes from that one.
+    static func load(_ spec: String, options: TrainingOptions, parameterCount: Int, tensors: [String],
+                     modelName: String) throws -> Resume {
+        func fits(_ file: WeightFile, _ path: String) throws -> Resume {
+            try check(file, path: path, options: options, parameterCount: parameterCount, tensors: tensors, modelName: modelName)
         }
-        let file = try WeightFile.read(from: path)
-        guard file.momentum != nil, let saved = file.header.options else {
-            throw TrainingError.badInput("\(path): a weight file, not a checkpoint (no optimizer state)")
+        guard spec == "latest" || spec == "latest-valid" else { return try fits(WeightFile.read(from: spec), spec) }
+        guard let dir = options.outputDirectory else { throw TrainingError.badInput("--resume \(spec) needs --output") }
+        let all = list(dir)
+        guard let newest = all.last else { throw TrainingError.badInput("\(dir): no checkpoint to resume from") }
+        let fault: Error
+        switch Result(catching: { try WeightFile.read(from: newest.path) }) {
+        // Read intact but not fitting this run is the command's mistake, not the file's: no fallback.
+        case .success(let file): return try fits(file, newest.path)
+        case .failure(let error): fault = error
         }
-        guard file.header.count == parameterCount, file.header.model == modelName else {
-            throw TrainingError.badInput("\(path): holds \(file.header.model) with \(file.header.count) parameters; this run is \(modelName) with \(parameterCount)")
-        }
-        do {
-            var a = resumeKey(saved)
-            let b = resumeKey(encodeOptions(options))
-            for (key, value) in optionsAddedLater where a[key] == nil { a[key] = value }
-            // Compare canonical JSON per field: a nested object's description has no fixed key order.
-            func canonical(_ value: Any?) -> String {
-                guard let value else { return "none" }
-                let data = try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys])
-                return data.map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+        var passedOver = ["\(fault)"]
+        for older in all.dropLast().reversed() {
+            guard let file = try? WeightFile.read(from: older.path), let valid = try? fits(file, older.path) else {
+                passedOver.append("\(older.path): not valid either")
+                continue
             }
-            let differing = Set(a.keys).union(b.keys).filter { canonical(a[$0]) != canonical(b[$0]) }.sorted()
-            if !differing.isEmpty { throw TrainingError.badInput("\(path): written with different options (\(differing.joined(separator: ", "))); resume with the same options") }
+            if spec == "latest-valid" { return Resume(file: valid.file, path: older.path, extendedFrom: valid.extendedFrom, passedOver: passedOver) }
+            throw TrainingError.badInput("\(fault); the previous checkpoint \(older.path) is valid: resume from it with --resume \(older.path) (or --resume latest-valid)")
+        }
+        throw TrainingError.badInput("\(fault); no earlier checkpoint in \(dir) is valid to resume from")
+    }
+
+    /// Holds a checkpoint that read intact to this run: optimizer state, model and tensors, options, iteration.
+    static func check(_ file: WeightFile, path: String, options: TrainingOptions, parameterCount: Int, tensors: [String],
+                      modelName: String) throws -> Resume {
+        func bad(_ s: String) -> TrainingError { .badInput("\(path): \(s)") }
+        guard file.momentum != nil, let saved = file.header.options else {
+            throw bad("a weight file, not a checkpoint (no optimizer state)")
+        }
+        let count = file.header.count
+        guard count == parameterCount, file.header.model == modelName else {
+            throw bad("holds \(WeightFile.shown(file.header.model)) with \(count) parameters; this run is \(modelName) with \(parameterCount)")
+        }
+        if file.header.tensors != tensors {
+            let i = zip(file.header.tensors, tensors).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(file.header.tensors.count, tensors.count)
+            let theirs = i < file.header.tensors.count ? WeightFile.shown(file.header.tensors[i]) : "none", ours = i < tensors.count ? tensors[i] : "none"
+            throw bad("its tensors differ from this run's \(modelName) at tensor \(i): \(theirs), this run has \(ours)")
+        }
+        var a = resumeKey(saved)
+        let b = resumeKey(encodeOptions(options))
+        for (key, value) in optionsAddedLater where a[key] == nil { a[key] = value }
+        // Compare canonical JSON per field: a nested object's description has no fixed key order.
+        func canonical(_ value: Any?) -> String {
+            guard let value else { return "none" }
+            let data = try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys])
+            return data.map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+        }
+        let differing = Set(a.keys).union(b.keys).filter { canonical(a[$0]) != canonical(b[$0]) }.sorted()
+        // The run that wrote it: its length bounds the iteration (a later one is a corrupt header).
+        guard let length = (a["iterations"] as? NSNumber)?.doubleValue, length >= 1, length <= Double(WeightFile.maxIteration) else {
+            throw bad("corrupt header (its options hold no valid iterations)")
+        }
+        let savedIterations = Int(length)
+        guard file.header.iteration <= savedIterations else {
+            throw bad("corrupt header (iteration \(file.header.iteration) is past its run's \(savedIterations) iterations)")
+        }
+        let longer = differing.contains("iterations") && Set(differing).isSubset(of: lengthKeys) && options.iterations > savedIterations
+        if !differing.isEmpty && !(longer && options.extend) {
+            if longer {
+                throw bad("written for a run of \(savedIterations) iterations, this one asks for \(options.iterations); add --extend to continue it to \(options.iterations) (the learning-rate schedule is then recomputed over \(options.iterations))")
+            }
+            let hint = differing.contains("iterations") ? " (--extend allows a larger --iterations, nothing else)" : ""
+            throw bad("written with different options (\(differing.joined(separator: ", "))); resume with the same options\(hint)")
         }
         guard file.header.iteration < options.iterations else {
-            throw TrainingError.badInput("\(path): already at iteration \(file.header.iteration) of \(options.iterations); nothing to resume")
+            throw bad("already at iteration \(file.header.iteration) of \(options.iterations); nothing to resume (to train further: a larger --iterations with --extend)")
         }
-        return file
+        return Resume(file: file, path: path, extendedFrom: longer ? savedIterations : nil, passedOver: [])
+    }
+
+    /// The resume log line's tail: the file `latest` chose, what was passed over, and the
+    /// learning-rate schedule from the first resumed iteration when the run is extended.
+    static func describe(_ r: Resume, options o: TrainingOptions) -> String {
+        var text = r.path == o.resume ? "" : "; checkpoint \(r.path)"
+        if r.passedOver.count > 0 { text += "; passed over: \(r.passedOver.joined(separator: "; "))" }
+        if let from = r.extendedFrom {
+            let k = r.file.header.iteration
+            let schedule = o.lrPolicy == .poly ? "the poly schedule is recomputed over \(o.iterations) iterations"
+                                               : "the \(o.lrPolicy.rawValue) schedule does not depend on the length"
+            text += "; extended from \(from) to \(o.iterations) iterations: \(schedule), learning rate "
+                + String(format: "%.6g", o.learningRate(at: k)) + " at iteration \(k)"
+        }
+        return text
     }
 }

@@ -67,8 +67,11 @@ public struct TrainingOptions: Codable, Equatable {
     public var checkpointEvery: Int = 0
     /// Checkpoints to keep (older ones are deleted); 0 keeps all.
     public var keepCheckpoints: Int = 3
-    /// A checkpoint path, or "latest" for the newest in the output folder.
+    /// A checkpoint path, "latest" for the newest in the output folder, or "latest-valid"
+    /// for the newest that reads intact (passing over corrupt or truncated newer ones).
     public var resume: String?
+    /// Resuming: continue the checkpoint's run to a larger `iterations` (the schedule follows the new total).
+    public var extend: Bool = false
     /// Chrome trace JSON of every rank's phases, written by rank 0 at the end.
     public var trace: String?
     /// Gradient bucket size in MB for overlapping the exchange with backward (0: one exchange after backward).
@@ -169,7 +172,11 @@ public struct TrainingOptions: Codable, Equatable {
         if outputDirectory?.isEmpty == true { throw bad("--output must name a folder, got an empty path") }
         if trace?.isEmpty == true { throw bad("--trace must name a file, got an empty path") }
         if resume?.isEmpty == true { throw bad("--resume must name a checkpoint or 'latest', got an empty path") }
-        if resume == "latest" && outputDirectory == nil { throw bad("--resume latest needs --output (the folder to look in)") }
+        if let r = resume, r == "latest" || r == "latest-valid", outputDirectory == nil {
+            throw bad("--resume \(r) needs --output (the folder to look in)")
+        }
+        if extend && resume == nil { throw bad("--extend needs --resume (it continues a checkpoint's run to more iterations)") }
+        if iterations > WeightFile.maxIteration { throw bad("--iterations must be at most \(WeightFile.maxIteration), got \(iterations)") }
         if !(clipGradientNorm >= 0) || !clipGradientNorm.isFinite {
             throw bad("--clip-gradient-norm must be >= 0 (0: off), got \(clipGradientNorm)")
         }

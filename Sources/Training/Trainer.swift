@@ -51,6 +51,8 @@ public final class Trainer {
     let outputFolder: OutputFolder?
     /// The first iteration to run: 0, or the checkpoint's iteration when resuming.
     public private(set) var startIteration = 0
+    /// Rank 0, resuming: the checkpoint `latest` chose and what the resume changes (the log line's tail).
+    var resumedFrom: String?
     var tracer: TraceRecorder?
     /// Replayed compute (the scaling lab); nil: real forward, backward and update.
     let replay: ComputeReplay?
@@ -78,7 +80,7 @@ public final class Trainer {
         var loaded: (train: Dataset?, test: Dataset?) = (nil, nil)
         var resolved = requested
         var writer: MetricsWriter?
-        var checkpoint: WeightFile?
+        var checkpoint: Checkpoints.Resume?
         var built: Replica?
         var replayed: ComputeReplay?
         var memory: String?
@@ -108,16 +110,16 @@ public final class Trainer {
             }
             if communicator.rank == 0, let spec = resolved.resume {
                 checkpoint = try Checkpoints.load(spec, options: resolved, parameterCount: built!.store.count,
-                                                  modelName: built!.modelName)
+                                                  tensors: WeightFile.tensorList(of: built!.store), modelName: built!.modelName)
             }
-            writer = try folder?.prepare(resumeIteration: checkpoint?.header.iteration, overwrite: resolved.overwrite)
+            writer = try folder?.prepare(resumeIteration: checkpoint?.file.header.iteration, overwrite: resolved.overwrite)
             if communicator.rank == 0, let path = resolved.trace { try Trainer.checkWritable(path, flag: "--trace") }
         } catch {
             startupError = "\(error)"
         }
         options = resolved
         memoryLine = memory
-        checkpointRanks = checkpoint?.header.ranks
+        checkpointRanks = checkpoint?.file.header.ranks
         (train, test) = loaded
         metrics = writer
         outputFolder = folder
@@ -140,7 +142,8 @@ public final class Trainer {
         if exchange.overlapsBackward {
             replica.network?.onLayerBackwardDone = { [unowned exchange] in exchange.layerDone($0) }
         }
-        if options.resume != nil { try takeCheckpoint(checkpoint) }
+        resumedFrom = checkpoint.map { Checkpoints.describe($0, options: resolved) }
+        if options.resume != nil { try takeCheckpoint(checkpoint?.file) }
         schedule = train.map {
             BatchSchedule(count: $0.count, globalBatch: options.batchSize, worldSize: p, rank: communicator.rank,
                           seed: options.seed)

@@ -36,7 +36,7 @@ extension Trainer {
         if isRoot && startIteration > 0 {
             let ranks = { (n: Int) in n == 1 ? "1 rank" : "\(n) ranks" }
             log("resuming at iteration \(startIteration) from \(options.resume!)"
-                + (checkpointRanks.map { " (written by \(ranks($0)), resuming on \(comm.size))" } ?? ""))
+                + (checkpointRanks.map { " (written by \(ranks($0)), resuming on \(comm.size))" } ?? "") + (resumedFrom ?? ""))
         }
         let start = monotonicSeconds()
         let stop = StopAgreement(comm: comm)
@@ -159,7 +159,7 @@ extension Trainer {
     public func saveWeights(to path: String, iteration: Int) throws {
         try Trainer.checkFinite(replica.store, momentum: nil, iteration: iteration, writing: path)
         let header = WeightFile.Header(model: replica.modelName, count: replica.store.count,
-                                       tensors: replica.store.refs.map { "\($0.name)\($0.shape)" }, iteration: iteration)
+                                       tensors: WeightFile.tensorList(of: replica.store), iteration: iteration)
         try WeightFile(header: header, values: Array(replica.store.values)).write(to: path)
     }
 }

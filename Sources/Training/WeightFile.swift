@@ -1,5 +1,6 @@
 import Basics
 import Foundation
+import NeuralNet
 
 /// Saved parameters (and, in a checkpoint, the optimizer's momentum): a fixed
 /// little-endian header, the names and shapes of the tensors, the Float values in
@@ -70,21 +71,87 @@ public struct WeightFile: Equatable {
         return try decode(data, path: path)
     }
 
+    /// The most iterations a run can count (`--iterations`, `--epochs` are held to it):
+    /// a file's `iteration` outside `0...maxIteration` is corrupt.
+    public static let maxIteration = Int(Int32.max)
+    /// Longest header accepted (SqueezeNet's is about 3 KB): a corrupt length cannot make
+    /// the reader decode a file's weights as JSON.
+    static let maxHeaderLength = 1 << 20
+
+    /// The `tensors` entries of a store, `name[d0, d1, ...]` in buffer order: what the
+    /// writers store and what a run compares a file against.
+    public static func tensorList(of store: ParameterStore) -> [String] {
+        store.refs.map { "\($0.name)\($0.shape)" }
+    }
+
+    /// Element count of one `tensors` entry (`name[d0, d1, ...]`, every dimension positive),
+    /// nil when it is malformed or its size overflows.
+    static func elementCount(of entry: String) -> Int? {
+        guard entry.last == "]", let open = entry.firstIndex(of: "["), open != entry.startIndex else { return nil }
+        let dimensions = entry[entry.index(after: open)..<entry.index(before: entry.endIndex)]
+        if dimensions.isEmpty { return 1 }  // a scalar: Swift writes its shape as []
+        var total = 1
+        for part in dimensions.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let d = Int(part.trimmingCharacters(in: .whitespaces)), d > 0 else { return nil }
+            let (product, overflow) = total.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            total = product
+        }
+        return total
+    }
+
+    /// A string from a file as one printable line: quoted with escapes when it holds control characters.
+    static func shown(_ s: String) -> String {
+        s.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F } ? s : s.debugDescription
+    }
+
+    /// Checks everything before any section is read: the header's length against the file,
+    /// its JSON, its count, iteration and tensors against each other, the file's size
+    /// against the header (truncated and padded told apart), then the checksum. Every
+    /// size is computed overflow-safe: the release build does not trap.
     public static func decode(_ data: Data, path: String) throws -> WeightFile {
         func bad(_ s: String) -> TrainingError { .badInput("\(path): \(s)") }
-        guard data.count >= 24, Array(data.prefix(8)) == magic else { throw bad("not a squeezenet-train weight file (bad magic)") }
+        guard data.count >= 8, Array(data.prefix(8)) == magic else {
+            throw bad(data.count < 8 && Array(magic.prefix(data.count)) == Array(data) ? "truncated (\(data.count) bytes)"
+                                                                                      : "not a squeezenet-train weight file (bad magic)")
+        }
+        guard data.count >= 24 else { throw bad("truncated (\(data.count) bytes, not even a header)") }
         let bytes = [UInt8](data)
-        let headerLength = Int(bytes.loadLittleEndian(UInt64.self, at: 8))
-        guard headerLength < data.count, 16 + headerLength + 8 <= data.count else { throw bad("truncated header") }
+        let rawLength = bytes.loadLittleEndian(UInt64.self, at: 8)
+        // 16 + L + 8 <= size, without forming 16 + L (L is any 64-bit value).
+        guard rawLength <= UInt64(data.count - 24) else {
+            throw bad("truncated or corrupt: a header of \(rawLength) bytes does not fit in the \(data.count)-byte file")
+        }
+        let headerLength = Int(rawLength)
+        guard headerLength <= maxHeaderLength else { throw bad("corrupt header (length \(headerLength), at most \(maxHeaderLength))") }
         let header: Header
         do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + headerLength)])) } catch {
-            throw bad("corrupt header")
+            throw bad("corrupt header (not the JSON of a weight file)")
         }
-        guard header.count >= 0, header.count <= data.count / 4 else { throw bad("corrupt header (parameter count \(header.count))") }
+        guard header.count >= 0 else { throw bad("corrupt header (parameter count \(header.count))") }
+        guard (0...maxIteration).contains(header.iteration) else {
+            throw bad("corrupt header (iteration \(header.iteration), outside 0...\(maxIteration))")
+        }
+        if let r = header.ranks, !(1...(1 << 24)).contains(r) { throw bad("corrupt header (ranks \(r))") }
+        var sum = 0
+        for (i, entry) in header.tensors.enumerated() {
+            guard let n = elementCount(of: entry) else { throw bad("corrupt header (tensor \(i), \(shown(String(entry.prefix(80)))), is not name[d0, d1, ...])") }
+            let (s, overflow) = sum.addingReportingOverflow(n)
+            guard !overflow else { throw bad("corrupt header (tensor sizes overflow)") }
+            sum = s
+        }
+        guard sum == header.count else {
+            throw bad("corrupt header (its \(header.tensors.count) tensors hold \(sum) parameters, its count says \(header.count))")
+        }
         let sections = header.hasMomentum == true ? 2 : 1
-        let start = 16 + headerLength, expected = start + sections * header.count * 4 + 8
+        let start = 16 + headerLength
+        let (sectionBytes, o1) = header.count.multipliedReportingOverflow(by: 4 * sections)
+        let (end, o2) = start.addingReportingOverflow(sectionBytes)
+        let (expected, o3) = end.addingReportingOverflow(8)
+        guard !(o1 || o2 || o3) else { throw bad("corrupt header (parameter count \(header.count) is larger than any file)") }
         guard data.count == expected else {
-            throw bad("\(data.count) bytes, expected \(expected) for \(header.count) parameters (truncated or padded)")
+            let what = data.count < expected ? "truncated" : "padded: \(data.count - expected) bytes too many"
+            throw bad("\(data.count) bytes, expected \(expected) for \(header.count) parameters (\(what))")
         }
         let stored = bytes.loadLittleEndian(UInt64.self, at: expected - 8)
         guard fnv1a(bytes[0..<(expected - 8)]) == stored else { throw bad("checksum mismatch (corrupt file)") }

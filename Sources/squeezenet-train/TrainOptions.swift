@@ -104,7 +104,10 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "Write a checkpoint every N iterations (0: only at the end); needs --output.")
     var checkpointEvery: Int = defaults.checkpointEvery
     @Option(help: "Number of checkpoints to keep (0: all); needs --output.") var keepCheckpoints: Int = defaults.keepCheckpoints
-    @Option(help: "Resume from a checkpoint file, or 'latest' (newest in --output).") var resume: String?
+    @Option(help: "Resume from a checkpoint file, 'latest' (newest in --output) or 'latest-valid' (the newest that reads intact, passing over corrupt or truncated newer ones).")
+    var resume: String?
+    @Flag(help: "With --resume: continue the checkpoint's run to a larger --iterations (the learning-rate schedule is recomputed over the new total; the resume line gives the first iteration's rate).")
+    var extend = false
     @Option(help: "Write a Chrome trace (JSON; open in Perfetto or chrome://tracing) of every rank's phases to FILE (written at the end; checked writable before training).")
     var trace: String?
     @Flag(help: "Replace another run's files in --output (metrics, checkpoints, weights) instead of refusing the folder.")
@@ -114,6 +117,7 @@ struct OutputOptions: ParsableArguments {
 
     func apply(to o: inout TrainingOptions) {
         o.overwrite = overwrite; o.timeout = timeout
+        o.extend = extend
         o.outputDirectory = output; o.logEvery = logEvery; o.evalEvery = evalEvery
         o.checkpointEvery = checkpointEvery; o.keepCheckpoints = keepCheckpoints; o.resume = resume; o.trace = trace
     }

@@ -86,6 +86,27 @@ final class ErrorTests: XCTestCase {
         }
     }
 
+    /// Counts the reader could never hold, or images of no pixels, are refused from the header
+    /// alone: before anything is read, and without a product that wraps (the release build
+    /// does not trap). `IDX.maxDataBytes` (1 GiB) and `IDX.maxSide` (4096) bound them.
+    func testHugeZeroOrOverflowingCountsAreBadHeaders() throws {
+        let images: [[UInt32]] = [[2051, .max, .max, .max], [2051, 2_000_000, 28, 28], [2051, .max, 4096, 4096],
+                                  [2051, 1, 5000, 5], [2051, 1, 5, 4097], [2051, 0, 28, 28], [2051, 3, 0, 28]]
+        let labels: [[UInt32]] = [[2049, 0], [2049, .max], [2049, 1 << 30 + 1]]
+        for words in images + labels {
+            let path = try write(idx(words, body: [1, 2, 3]), "file")
+            XCTAssertThrowsError(try words[0] == 2049 ? IDX.readLabels(path: path) as Any : IDX.readImages(path: path)) { error in
+                guard case .badHeader(path, _)? = error as? DatasetError else { return XCTFail("\(words): \(error)") }
+                XCTAssertTrue("\(error)".hasPrefix(path + ": bad IDX header: "), "\(error)")
+                XCTAssertFalse("\(error)".contains("\n"))
+            }
+        }
+        let path = try write(idx([2051, 2_000_000, 28, 28], body: []), "big")
+        XCTAssertThrowsError(try IDX.readImages(path: path)) { error in
+            XCTAssertEqual("\(error)", "\(path): bad IDX header: 2000000 images of 28x28 (expected 1 to 1073741824 bytes of images)")
+        }
+    }
+
     func testShortHeader() throws {
         let path = try write(idx([2051, 3], body: []), "images")
         XCTAssertThrowsError(try IDX.readImages(path: path)) { error in
