@@ -27,6 +27,8 @@ public final class Communicator {
     /// Hosts the ranks run on, as MPI sees them (MPI_COMM_TYPE_SHARED groups):
     /// 1 when every transfer goes through shared memory.
     public let hostCount: Int
+    /// Ranks on this rank's host (its MPI_COMM_TYPE_SHARED group): they share its memory.
+    public let ranksOnHost: Int
 
     /// Largest payload of a single MPI message. Longer buffers are split into
     /// consecutive messages of this size (the last one shorter), both because MPI
@@ -63,6 +65,9 @@ public final class Communicator {
                      "MPI_Comm_split_type")
         var localRank: Int32 = 0
         try mpiCheck(MPI_Comm_rank(local, &localRank), "MPI_Comm_rank")
+        var localSize: Int32 = 0
+        try mpiCheck(MPI_Comm_size(local, &localSize), "MPI_Comm_size")
+        ranksOnHost = Int(localSize)
         try mpiCheck(MPI_Comm_free(&local), "MPI_Comm_free")
         var leader: Int32 = localRank == 0 ? 1 : 0, leaders: Int32 = 0
         try mpiCheck(MPI_Allreduce(&leader, &leaders, 1, cmpi_int32(), cmpi_sum(), world), "MPI_Allreduce")

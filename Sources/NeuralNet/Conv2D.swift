@@ -55,14 +55,19 @@ public final class Conv2D: Layer {
         output = Tensor(outputShape)
         inputGradient = Tensor(input)
         let rows = input.c * kernel * kernel, hw = outH * outW
-        chunk = max(1, min(input.n, Self.columnBudget / max(rows * hw, 1)))
-        columns = .allocate(capacity: rows * hw * chunk)
-        columns.initialize(repeating: 0, count: rows * hw * chunk)
-        staging = .allocate(capacity: outChannels * hw * chunk)
-        staging.initialize(repeating: 0, count: outChannels * hw * chunk)
+        chunk = Self.chunk(batch: input.n, rows: rows, hw: hw)
+        // Batch 0 is a layout (`NetworkBuilder.build`): no scratch.
+        let images = input.n == 0 ? 0 : chunk
+        columns = .allocate(capacity: rows * hw * images)
+        columns.initialize(repeating: 0, count: rows * hw * images)
+        staging = .allocate(capacity: outChannels * hw * images)
+        staging.initialize(repeating: 0, count: outChannels * hw * images)
     }
 
     deinit { columns.deallocate(); staging.deallocate() }
+
+    /// Images per GEMM at `batch` for a column matrix of `rows` x `hw` per image.
+    static func chunk(batch: Int, rows: Int, hw: Int) -> Int { max(1, min(batch, columnBudget / max(rows * hw, 1))) }
 
     public var forwardMACsPerImage: Int {
         outputShape.perImage * (inputShape.c / groups) * kernel * kernel

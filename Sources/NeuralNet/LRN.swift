@@ -40,8 +40,9 @@ public final class LRN: Layer {
         self.alpha = alpha; self.beta = beta; self.k = k
         inputShape = input
         output = Tensor(input); inputGradient = Tensor(input); scale = Tensor(input)
-        ratio = .allocate(capacity: max(input.perImage, 1))
-        ratio.initialize(repeating: 0, count: max(input.perImage, 1))
+        let ratioCount = input.n == 0 ? 1 : max(input.perImage, 1)  // batch 0: a layout
+        ratio = .allocate(capacity: ratioCount)
+        ratio.initialize(repeating: 0, count: ratioCount)
     }
 
     deinit { ratio.deallocate() }

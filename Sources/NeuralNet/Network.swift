@@ -138,7 +138,10 @@ public struct NetworkBuilder {
 
     /// Allocates the flat buffers and initialises them from `seed` (nil: left at zero,
     /// for a network whose layout is all that is used, as replayed compute does).
+    /// At batch 0 nothing is allocated: the network is its shapes and parameter counts
+    /// only (`storageBytes(batch:)` estimates a run from it) and must not be run.
     public func build(name: String, seed: UInt64?) -> Network {
+        guard inputShape.n > 0 else { return Network(name: name, store: store, inputShape: inputShape, layers: layers) }
         store.allocate()
         if let seed { store.initialize(seed: seed) }
         return Network(name: name, store: store, inputShape: inputShape, layers: layers)

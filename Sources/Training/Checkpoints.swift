@@ -55,6 +55,7 @@ enum Checkpoints {
 
     static func write(store: ParameterStore, momentum: UnsafeMutableBufferPointer<Float>, iteration: Int,
                       options: TrainingOptions, modelName: String, ranks: Int, dir: String, keep: Int) throws {
+        try Trainer.checkFinite(store, momentum: momentum, iteration: iteration, writing: path(dir, iteration: iteration))
         var header = WeightFile.Header(model: modelName, count: store.count,
                                        tensors: WeightFile.tensorList(of: store), iteration: iteration,
                                        options: encodeOptions(options),

@@ -7,6 +7,7 @@ import Foundation
 ///
 ///     SQUEEZENET_FAULT=kill-rank:R:I        rank R kills itself (SIGKILL) before the allreduce of iteration I
 ///     SQUEEZENET_FAULT=crash-checkpoint:I   rank 0 dies half-way through writing the checkpoint of iteration I
+///     SQUEEZENET_FAULT=inf-weight:I         every rank sets its last weight to +Inf after the update of iteration I
 enum FaultInjection {
     static let spec: [Substring] = ProcessInfo.processInfo.environment["SQUEEZENET_FAULT"]?.split(separator: ":") ?? []
     static var crashInNextWrite = false
@@ -17,6 +18,10 @@ enum FaultInjection {
 
     static func beforeCheckpoint(iteration: Int) {
         crashInNextWrite = spec.count == 2 && spec[0] == "crash-checkpoint" && Int(spec[1]) == iteration
+    }
+
+    static func afterUpdate(iteration: Int, weights: UnsafeMutableBufferPointer<Float>) {
+        if spec.count == 2, spec[0] == "inf-weight", Int(spec[1]) == iteration, !weights.isEmpty { weights[weights.count - 1] = .infinity }
     }
 
     static func die() -> Never {

@@ -220,6 +220,8 @@ final class CheckpointObserver: TrainingObserver {
     func runEnded() throws {
         let o = trainer.options
         guard let dir = o.outputDirectory else { return }
+        // On every rank (they hold the same weights): a refusal on rank 0 alone would leave the others in the gather.
+        try trainer.checkFinite(iteration: o.iterations, writing: (dir as NSString).appendingPathComponent("weights.bin"))
         if trainer.isRoot {
             try trainer.saveWeights(to: (dir as NSString).appendingPathComponent("weights.bin"), iteration: o.iterations)
         }
@@ -228,7 +230,10 @@ final class CheckpointObserver: TrainingObserver {
 
     func checkpoint(after iterations: Int) throws {
         let t0 = monotonicSeconds()
-        try metrics.flush()
+        try metrics.flush()  // first: the records up to a refusal are kept
+        if let dir = trainer.options.outputDirectory {
+            try trainer.checkFinite(iteration: iterations, writing: Checkpoints.path(dir, iteration: iterations))
+        }
         let t = trainer
         if t.isRoot, let dir = t.options.outputDirectory {
             try Checkpoints.write(store: t.replica.store, momentum: t.optimizer.velocity, iteration: iterations,

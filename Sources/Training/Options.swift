@@ -95,6 +95,9 @@ public struct TrainingOptions: Codable, Equatable {
     /// Every default, in one place: the CLI shows these.
     public static let defaults = TrainingOptions()
 
+    /// Largest `--input-size`: 16 times SqueezeNet's native 224.
+    public static let maximumInputSize = 4096
+
     /// Without a warm-up, early steps kill class outputs behind the ReLU after conv10
     /// (docs/training.md): 300 iterations, or a quarter of a shorter run.
     public static func defaultWarmup(iterations: Int) -> Int { min(300, iterations / 4) }
@@ -140,18 +143,25 @@ public struct TrainingOptions: Codable, Equatable {
     public func validate() throws {
         func bad(_ s: String) -> TrainingError { .badInput(s) }
         let architecture = model.architecture
+        // Written as !(x in range) so that NaN, which fails every comparison, is refused too.
         if classes < 2 { throw bad("--classes must be at least 2, got \(classes)") }
         if batchSize <= 0 { throw bad("--batch-size must be positive, got \(batchSize)") }
         if iterations <= 0 { throw bad("--iterations must be positive, got \(iterations)") }
+        if iterations > Int(Int32.max) { throw bad("--iterations must be at most \(Int32.max), got \(iterations)") }
         if let e = epochs, !(e > 0) || !e.isFinite { throw bad("--epochs must be positive, got \(e)") }
         if epochs != nil && !model.computes {
             throw bad("--epochs needs a training set; \(model.rawValue) has none: give --iterations")
         }
         if !(baseLR > 0) || !baseLR.isFinite { throw bad("--base-lr must be a positive number, got \(baseLR)") }
+        // The update runs in float32: a rate beyond its range turns every weight into Inf or NaN.
+        let floatMax = Double(Float.greatestFiniteMagnitude)
+        if baseLR > floatMax { throw bad("--base-lr must be at most \(floatMax) (the update is float32), got \(baseLR)") }
         if !(momentum >= 0 && momentum < 1) { throw bad("--momentum must be in [0, 1), got \(momentum)") }
-        if !(weightDecay >= 0) { throw bad("--weight-decay must be >= 0, got \(weightDecay)") }
+        if !(weightDecay >= 0) || !weightDecay.isFinite { throw bad("--weight-decay must be a finite number >= 0, got \(weightDecay)") }
         if !(dropout >= 0 && dropout < 1) { throw bad("--dropout must be in [0, 1), got \(dropout)") }
-        if power < 0 { throw bad("--power must be >= 0, got \(power)") }
+        if !(power >= 0) || !power.isFinite { throw bad("--power must be a finite number >= 0, got \(power)") }
+        if stepSize <= 0 { throw bad("--step-size must be positive, got \(stepSize)") }
+        if !(gamma > 0 && gamma <= 1) { throw bad("--gamma must be in (0, 1] (the step policy's decay factor), got \(gamma)") }
         if let w = warmupIterations, w < 0 { throw bad("--warmup-iterations must be >= 0, got \(w)") }
         if logEvery <= 0 { throw bad("--log-every must be positive, got \(logEvery)") }
         if evalEvery < 0 { throw bad("--eval-every must be >= 0, got \(evalEvery)") }
@@ -159,16 +169,21 @@ public struct TrainingOptions: Codable, Equatable {
         if !(timeout >= 1) || !timeout.isFinite { throw bad("--timeout must be at least 1 second, got \(timeout)") }
         if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
         if keepCheckpoints < 0 { throw bad("--keep-checkpoints must be >= 0, got \(keepCheckpoints)") }
+        if outputDirectory?.isEmpty == true { throw bad("--output must name a folder, got an empty path") }
+        if trace?.isEmpty == true { throw bad("--trace must name a file, got an empty path") }
+        if resume?.isEmpty == true { throw bad("--resume must name a checkpoint or 'latest', got an empty path") }
         if let r = resume, r == "latest" || r == "latest-valid", outputDirectory == nil {
             throw bad("--resume \(r) needs --output (the folder to look in)")
         }
         if extend && resume == nil { throw bad("--extend needs --resume (it continues a checkpoint's run to more iterations)") }
-        if iterations > WeightFile.maxIteration { throw bad("--iterations must be at most \(WeightFile.maxIteration), got \(iterations)") }
         if !(clipGradientNorm >= 0) || !clipGradientNorm.isFinite {
             throw bad("--clip-gradient-norm must be >= 0 (0: off), got \(clipGradientNorm)")
         }
         if !(classifierLRMult >= 0) || !classifierLRMult.isFinite {
             throw bad("--classifier-lr-mult must be >= 0, got \(classifierLRMult)")
+        }
+        if baseLR * classifierLRMult > floatMax {
+            throw bad("--classifier-lr-mult \(classifierLRMult) times --base-lr \(baseLR) is beyond float32's range")
         }
         if !(classifierStd >= 0) || !classifierStd.isFinite {
             throw bad("--classifier-std must be >= 0, got \(classifierStd)")
@@ -182,6 +197,10 @@ public struct TrainingOptions: Codable, Equatable {
         if inputSize < architecture.minimumInputSize {
             throw bad("--input-size \(inputSize) is too small for \(architecture.title): at least \(architecture.minimumInputSize)")
         }
+        // Beyond this the layer shapes' element counts leave Int range long before memory runs out.
+        if inputSize > Self.maximumInputSize {
+            throw bad("--input-size must be at most \(Self.maximumInputSize), got \(inputSize)")
+        }
         if let r = replay { try Self.validate(replay: r, of: self) }
         if let name = linkCounters, LinkCounters(interface: name).read() == nil {
             throw bad("--link-counters \(name): no readable /sys/class/net/\(name)/statistics (ip link lists the interfaces)")
@@ -189,6 +208,15 @@ public struct TrainingOptions: Codable, Equatable {
         if dataset == .fashionMNIST && classes != 10 && model.computes && replay == nil {
             throw bad("--classes must be 10 for fashion-mnist, got \(classes)")
         }
+        // After the replay checks (they name the real conflict): checkpoints go into the
+        // output folder, and without one they would silently not be written.
+        if outputDirectory == nil && checkpointEvery > 0 {
+            throw bad("--checkpoint-every \(checkpointEvery) needs --output (the folder the checkpoints go to)")
+        }
+        if outputDirectory == nil && keepCheckpoints != Self.defaults.keepCheckpoints {
+            throw bad("--keep-checkpoints \(keepCheckpoints) needs --output (the folder the checkpoints go to)")
+        }
+        if outputDirectory == nil && overwrite { throw bad("--overwrite needs --output (the folder whose files it replaces)") }
     }
 
     /// Replayed compute has no weights to keep, no data and no loss: what would need them is refused.

@@ -58,6 +58,8 @@ public final class Trainer {
     let replay: ComputeReplay?
     /// `--link-counters`: this host's interface, read around every exchange.
     let linkCounters: LinkCounters?
+    /// What this rank was estimated to allocate, and its log line (rank 0 prints it).
+    let memoryLine: String?
     /// Rank 0, resuming: the ranks that wrote the checkpoint (nil when the file does not say).
     let checkpointRanks: Int?
 
@@ -81,9 +83,15 @@ public final class Trainer {
         var checkpoint: Checkpoints.Resume?
         var built: Replica?
         var replayed: ComputeReplay?
+        var memory: String?
         var folder: OutputFolder?
         do {
             try requested.check(ranks: p)
+            // Before anything large is allocated: the data (synthetic: its size is known) and the replica.
+            if requested.dataset == .synthetic && requested.model.computes && requested.replay == nil {
+                try requested.check(trainingImages: Trainer.syntheticCounts(requested).train)
+            }
+            memory = try Trainer.checkMemory(requested, localBatch: requested.batchSize / p, ranksOnHost: communicator.ranksOnHost)
             loaded = requested.replay == nil ? try Trainer.loadData(requested) : (nil, nil)
             resolved = try requested.resolved(trainingImages: loaded.train?.count ?? 0)
             try resolved.check(trainingImages: loaded.train?.count)
@@ -105,10 +113,12 @@ public final class Trainer {
                                                   tensors: WeightFile.tensorList(of: built!.store), modelName: built!.modelName)
             }
             writer = try folder?.prepare(resumeIteration: checkpoint?.file.header.iteration, overwrite: resolved.overwrite)
+            if communicator.rank == 0, let path = resolved.trace { try Trainer.checkWritable(path, flag: "--trace") }
         } catch {
             startupError = "\(error)"
         }
         options = resolved
+        memoryLine = memory
         checkpointRanks = checkpoint?.file.header.ranks
         (train, test) = loaded
         metrics = writer
@@ -167,12 +177,16 @@ public final class Trainer {
             return (try FashionMNIST.load(directory: o.dataDirectory, split: .train, limit: o.trainLimit, preprocessing: prep),
                     try FashionMNIST.load(directory: o.dataDirectory, split: .test, limit: o.testLimit, preprocessing: prep))
         case .synthetic:
-            return (try SyntheticDataset.make(count: o.trainLimit ?? 4096, classes: o.classes, channels: 3,
+            let counts = syntheticCounts(o)
+            return (try SyntheticDataset.make(count: counts.train, classes: o.classes, channels: 3,
                                               size: o.inputSize, seed: o.seed),
-                    try SyntheticDataset.make(count: o.testLimit ?? 1024, classes: o.classes, channels: 3,
+                    try SyntheticDataset.make(count: counts.test, classes: o.classes, channels: 3,
                                               size: o.inputSize, seed: o.seed &+ 1))
         }
     }
+
+    /// The synthetic sets' sizes, known before they are made.
+    static func syntheticCounts(_ o: TrainingOptions) -> (train: Int, test: Int) { (o.trainLimit ?? 4096, o.testLimit ?? 1024) }
 
     /// Startup agreement: every rank shares whether it started, a hash of each option,
     /// of its training and test data (`Dataset.contentHash`), of the bucket hook's name

@@ -31,7 +31,7 @@ extension Trainer {
     /// The loop, as llm.c's: batch, forward and backward, exchange, optimizer; then
     /// the observers, in a fixed order on every rank (their collectives match).
     public func run() throws -> TrainingResult {
-        if isRoot { log(banner()) }
+        if isRoot { log(banner()); if let line = memoryLine { log(line) } }
         let observers = try makeObservers()
         if isRoot && startIteration > 0 {
             let ranks = { (n: Int) in n == 1 ? "1 rank" : "\(n) ranks" }
@@ -117,6 +117,7 @@ extension Trainer {
         var update = (norm: Double.nan, clipped: false)
         if let replay { replay.update(iteration: iteration) } else {
             update = try applyUpdate(learningRate: lr, iteration: iteration, lossSum: result.lossSum, images: indices.count)
+            FaultInjection.afterUpdate(iteration: iteration, weights: replica.store.values)
         }
         let t4 = monotonicSeconds()
         return StepReport(iteration: iteration, isLast: iteration + 1 == o.iterations,
@@ -154,7 +155,9 @@ extension Trainer {
             + replayed
     }
 
+    /// Writes weights.bin; refuses weights that are not finite (no file is written).
     public func saveWeights(to path: String, iteration: Int) throws {
+        try Trainer.checkFinite(replica.store, momentum: nil, iteration: iteration, writing: path)
         let header = WeightFile.Header(model: replica.modelName, count: replica.store.count,
                                        tensors: WeightFile.tensorList(of: replica.store), iteration: iteration)
         try WeightFile(header: header, values: Array(replica.store.values)).write(to: path)

@@ -16,4 +16,18 @@ struct SqueezeNetTrain: ParsableCommand {
         """,
         subcommands: [Train.self, CheckReference.self, Diff.self, ReportCommand.self, Calibrate.self, Bench.self, Timeline.self, ScalingReport.self],
         defaultSubcommand: Train.self)
+
+    /// ArgumentParser's own, but a bad command line ends with one `error: ...` line
+    /// (as every other error does) instead of its message, usage and help hint.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
+            let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            printError(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message)
+            exit(withError: ExitCode(exitCode(for: error).rawValue))
+        }
+    }
 }

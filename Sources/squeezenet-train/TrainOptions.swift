@@ -23,7 +23,7 @@ struct ModelOptions: ParsableArguments {
                                valueName: "name"))
     var model: ModelKind = defaults.model
     @Option(help: "Number of classes (10 for fashion-mnist).") var classes: Int = defaults.classes
-    @Option(help: "Square input size in pixels (Fashion-MNIST's 28x28 images are resized to it). Default: \(defaults.inputSize) for training, the model's native size for --summary.")
+    @Option(help: "Square input size in pixels, at most 4096 (Fashion-MNIST's 28x28 images are resized to it). Default: \(defaults.inputSize) for training, the model's native size for --summary.")
     var inputSize: Int?
     @Option(help: "Convolution weight filler: xavier (Caffe's prototxt) or kaiming (torchvision).")
     var weightInit: ConvInit = defaults.convInit
@@ -56,17 +56,17 @@ struct DataOptions: ParsableArguments {
 }
 
 struct OptimizerOptions: ParsableArguments {
-    @Option(help: "Global batch size, split evenly across the ranks.") var batchSize: Int = defaults.batchSize
+    @Option(help: "Global batch size, split evenly across the ranks; refused before anything is allocated when it exceeds the training set or the host's memory would not hold it (the estimate is logged as 'memory:').") var batchSize: Int = defaults.batchSize
     @Option(help: "Iterations (global steps) to train (default \(defaults.iterations)).") var iterations: Int?
     @Option(help: "Epochs over the training set instead of --iterations (the last incomplete batch of an epoch is dropped).")
     var epochs: Double?
     @Option(help: "Base learning rate.") var baseLR: Double = defaults.baseLR
-    @Option(help: "Momentum.") var momentum: Double = defaults.momentum
-    @Option(help: "L2 weight decay (Caffe: added to the gradient).") var weightDecay: Double = defaults.weightDecay
+    @Option(help: "Momentum, in [0, 1).") var momentum: Double = defaults.momentum
+    @Option(help: "L2 weight decay (Caffe: added to the gradient; finite, >= 0).") var weightDecay: Double = defaults.weightDecay
     @Option(help: "Learning-rate policy: poly, fixed or step.") var lrPolicy: LRPolicyName = defaults.lrPolicy
-    @Option(help: "Exponent of the poly policy.") var power: Double = defaults.power
-    @Option(help: "Iterations between decays of the step policy.") var stepSize: Int = defaults.stepSize
-    @Option(help: "Decay factor of the step policy.") var gamma: Double = defaults.gamma
+    @Option(help: "Exponent of the poly policy (finite, >= 0).") var power: Double = defaults.power
+    @Option(help: "Iterations between decays of the step policy (positive).") var stepSize: Int = defaults.stepSize
+    @Option(help: "Decay factor of the step policy, in (0, 1].") var gamma: Double = defaults.gamma
     @Option(help: "Ramp the learning rate up linearly over the first N iterations (default: 300, or a quarter of a shorter run); without it early steps kill class outputs behind the ReLU after conv10.")
     var warmupIterations: Int?
     @Option(help: "Random seed (initial weights, data order, dropout, augmentation).") var seed: UInt64 = defaults.seed
@@ -98,17 +98,17 @@ struct ExchangeOptions: ParsableArguments {
 }
 
 struct OutputOptions: ParsableArguments {
-    @Option(help: "Folder for metrics.jsonl, weights.bin and checkpoints (written by rank 0).") var output: String?
+    @Option(help: "Folder for metrics.jsonl, weights.bin and checkpoints (written by rank 0; created and checked before training). Weights that are not finite are never written: the run stops with an error instead.") var output: String?
     @Option(help: "Print progress and write metrics every N iterations.") var logEvery: Int = defaults.logEvery
     @Option(help: "Evaluate on the test set every N iterations (0: only at the end).") var evalEvery: Int = defaults.evalEvery
     @Option(help: "Write a checkpoint every N iterations (0: only at the end); needs --output.")
     var checkpointEvery: Int = defaults.checkpointEvery
-    @Option(help: "Number of checkpoints to keep (0: all).") var keepCheckpoints: Int = defaults.keepCheckpoints
+    @Option(help: "Number of checkpoints to keep (0: all); needs --output.") var keepCheckpoints: Int = defaults.keepCheckpoints
     @Option(help: "Resume from a checkpoint file, 'latest' (newest in --output) or 'latest-valid' (the newest that reads intact, passing over corrupt or truncated newer ones).")
     var resume: String?
     @Flag(help: "With --resume: continue the checkpoint's run to a larger --iterations (the learning-rate schedule is recomputed over the new total; the resume line gives the first iteration's rate).")
     var extend = false
-    @Option(help: "Write a Chrome trace (JSON; open in Perfetto or chrome://tracing) of every rank's phases to FILE.")
+    @Option(help: "Write a Chrome trace (JSON; open in Perfetto or chrome://tracing) of every rank's phases to FILE (written at the end; checked writable before training).")
     var trace: String?
     @Flag(help: "Replace another run's files in --output (metrics, checkpoints, weights) instead of refusing the folder.")
     var overwrite = false

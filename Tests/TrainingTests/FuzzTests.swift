@@ -17,10 +17,10 @@ final class FuzzTests: XCTestCase {
     static let seed: UInt64 = 16
     /// Seconds a single run may take before it counts as a hang (a normal one takes under 1 s).
     static let runTimeout = 30.0
-    /// Each test's bound on its whole time: about twice what it takes on an idle machine
-    /// (17 s, 10 s and 9 s measured; 31 s and 15 s while other builds shared the two
-    /// cores), so the three stay near a minute in all and a slow regression still fails.
-    static let bounds = (checkpoints: 40.0, diff: 25.0, idx: 20.0)
+    /// Each test's bound on its whole time: 17 s, 10 s and 9 s on an idle machine; 31 s,
+    /// 15-16 s and 13 s while other builds shared the two cores (main raised the diff bound
+    /// to 40 s after 15.9 s in a loaded full suite). A slow regression still fails.
+    static let bounds = (checkpoints: 40.0, diff: 40.0, idx: 20.0)
 
     /// How the runs ended, for the summary line (and to see that the fuzz reaches both ends).
     struct Tally { var ran = 0, refused = 0; var messages: Set<String> = [] }
@@ -207,7 +207,7 @@ final class FuzzTests: XCTestCase {
         print("fuzzed weight files: diff compared \(tally.ran), refused \(tally.refused) in one line; \(tally.messages.count) kinds of message:\n  "
               + tally.messages.sorted().joined(separator: "\n  "))
         XCTAssertGreaterThan(tally.refused, 50)
-        XCTAssertLessThan(Date().timeIntervalSince(start), Self.bounds.diff, "the diff fuzz must stay bounded")
+        XCTAssertLessThan(Date().timeIntervalSince(start), Self.bounds.diff, "the diff fuzz must stay bounded (about 10 s on an idle machine)")
     }
 
     // MARK: IDX

@@ -51,6 +51,9 @@ final class RealTrainingTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("4,993,696"), r.stdout)
     }
 
+    /// Every refused command line: non-zero, and exactly one line on stderr, `error: ...`
+    /// naming the flag, before MPI starts (parse errors too). NaN and Inf for every real
+    /// option, since a check written as `x < 0` lets NaN through.
     func testBadFlagsAreOneLineErrors() throws {
         for (args, message) in [(["--batch-size", "0"], "--batch-size must be positive"),
                                 (["--model", "resnet"], "'resnet' is invalid for '--model <name>'. Please provide one of 'v1.0', 'v1.1', 'alexnet'"),
@@ -67,11 +70,101 @@ final class RealTrainingTests: XCTestCase {
                                 (["--max-shift", "32"], "--max-shift must be in 0..<32"),
                                 (["--clip-gradient-norm=-1"], "--clip-gradient-norm must be >= 0"),
                                 (["--classifier-std=-0.1"], "--classifier-std must be >= 0"),
-                                (["--classifier-lr-mult=-1"], "--classifier-lr-mult must be >= 0")] {
+                                (["--classifier-lr-mult=-1"], "--classifier-lr-mult must be >= 0"),
+                                (["--batch-size", "x"], "The value 'x' is invalid for '--batch-size"),
+                                (["--no-such-flag"], "Unknown option '--no-such-flag'"),
+                                (["--base-lr", "nan"], "--base-lr must be a positive number, got nan"),
+                                (["--base-lr", "1e39"], "--base-lr must be at most"),
+                                (["--base-lr", "1e30", "--classifier-lr-mult", "1e10"], "is beyond float32's range"),
+                                (["--momentum", "nan"], "--momentum must be in [0, 1), got nan"),
+                                (["--momentum", "1"], "--momentum must be in [0, 1)"),
+                                (["--weight-decay", "nan"], "--weight-decay must be a finite number >= 0, got nan"),
+                                (["--weight-decay", "inf"], "--weight-decay must be a finite number >= 0, got inf"),
+                                (["--dropout", "nan"], "--dropout must be in [0, 1), got nan"),
+                                (["--power", "nan"], "--power must be a finite number >= 0, got nan"),
+                                (["--power", "inf"], "--power must be a finite number >= 0, got inf"),
+                                (["--power=-1"], "--power must be a finite number >= 0"),
+                                (["--step-size", "0"], "--step-size must be positive, got 0"),
+                                (["--gamma", "nan"], "--gamma must be in (0, 1]"),
+                                (["--gamma", "0"], "--gamma must be in (0, 1]"),
+                                (["--gamma", "1.5"], "--gamma must be in (0, 1]"),
+                                (["--warmup-iterations=-1"], "--warmup-iterations must be >= 0"),
+                                (["--classifier-bias", "nan"], "--classifier-bias must be a finite number"),
+                                (["--classifier-std", "nan"], "--classifier-std must be >= 0"),
+                                (["--classifier-std", "inf"], "--classifier-std must be >= 0"),
+                                (["--clip-gradient-norm", "nan"], "--clip-gradient-norm must be >= 0"),
+                                (["--classifier-lr-mult", "inf"], "--classifier-lr-mult must be >= 0"),
+                                (["--bucket-mb", "nan"], "--bucket-mb must be >= 0"),
+                                (["--classes", "1"], "--classes must be at least 2"),
+                                (["--iterations", "3000000000"], "--iterations must be at most 2147483647"),
+                                (["--input-size", "5000"], "--input-size must be at most 4096, got 5000"),
+                                (["--log-every", "0"], "--log-every must be positive"),
+                                (["--eval-every=-1"], "--eval-every must be >= 0"),
+                                (["--train-limit", "0"], "--train-limit must be positive"),
+                                (["--test-limit", "0"], "--test-limit must be positive"),
+                                (["--max-shift=-1"], "--max-shift must be in 0..<32"),
+                                (["--output", ""], "--output must name a folder"),
+                                (["--trace", ""], "--trace must name a file"),
+                                (["--checkpoint-every=-1", "--output", "/tmp/x"], "--checkpoint-every must be >= 0"),
+                                (["--checkpoint-every", "5"], "--checkpoint-every 5 needs --output"),
+                                (["--keep-checkpoints", "1"], "--keep-checkpoints 1 needs --output"),
+                                (["--keep-checkpoints=-1", "--output", "/tmp/x"], "--keep-checkpoints must be >= 0"),
+                                (["--resume", "latest"], "--resume latest needs --output"),
+                                (["--overwrite"], "--overwrite needs --output"),
+                                (["--timeout", "nan"], "--timeout must be at least 1 second"),
+                                (["--replay-compute", "t.json", "--worker-speedup", "nan"], "--worker-speedup must be a positive number"),
+                                (["--replay-compute", "t.json", "--time-dilation", "nan"], "--time-dilation must be at least 1")] {
             let r = try ProcessRunner.run(binary, args)
             XCTAssertNotEqual(r.status, 0, "\(args)")
             XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
+            let lines = r.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, "\(args): one line, got \(r.stderr)")
+            XCTAssertTrue(lines.first?.hasPrefix("error: ") ?? false, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stdout.isEmpty, "\(args): refused before any work: \(r.stdout)")
         }
+    }
+
+    /// A run that cannot fit is refused from the model's shapes in about a second, before its
+    /// data or replica is allocated (the data would take minutes: 20,000 synthetic 224 px
+    /// images). 1.3 TB exceeds any test machine; the figures are the estimate's.
+    func testRunThatCannotFitIsRefusedBeforeAllocating() throws {
+        for args in [["--dataset", "synthetic", "--train-limit", "20000", "--batch-size", "20000", "--input-size", "224"],
+                     ["--train-limit", "512", "--batch-size", "10000", "--input-size", "224"]] {
+            let r = try ProcessRunner.run(binary, args, timeout: 60)
+            XCTAssertEqual(r.status, 1, "\(args): \(r.stderr)")
+            let lines = r.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("error: needs about "), r.stderr)
+            XCTAssertTrue(r.stderr.contains("per rank (activations "), r.stderr)
+            XCTAssertTrue(r.stderr.contains(" at batch \(args[args.count - 3]) of 224 px), "), r.stderr)
+            XCTAssertTrue(r.stderr.contains(" available; lower --batch-size"), r.stderr)
+            XCTAssertLessThan(r.seconds, 10, "refused before allocating")
+        }
+        // A batch larger than the synthetic set is refused before the set is made.
+        let r = try ProcessRunner.run(binary, ["--dataset", "synthetic", "--train-limit", "512", "--batch-size", "1024",
+                                               "--input-size", "224"], timeout: 60)
+        XCTAssertEqual(r.stderr, "error: --batch-size 1024 is larger than the 512 training images\n")
+        XCTAssertLessThan(r.seconds, 10)
+    }
+
+    /// The estimate's refusal, per rank and per host, from given figures.
+    func testMemoryEstimateRefusesWithTheFigures() throws {
+        var o = TrainingOptions()
+        o.model = .v1_0; o.inputSize = 224; o.dataset = .synthetic; o.trainLimit = 64; o.testLimit = 16
+        let estimate = MemoryEstimate(options: o, localBatch: 16)
+        XCTAssertGreaterThan(estimate.activationBytes, 16 * 40e6, "v1.0 at 224 px holds over 40 MB per image")
+        XCTAssertNoThrow(try estimate.check(ranksOnHost: 1, available: estimate.totalBytes * 1.01))
+        XCTAssertNoThrow(try estimate.check(ranksOnHost: 4, available: nil), "unknown: never refused")
+        XCTAssertThrowsError(try estimate.check(ranksOnHost: 4, available: estimate.totalBytes * 3.9)) {
+            let text = "\($0)"
+            XCTAssertTrue(text.hasPrefix("needs about \(MemoryEstimate.format(estimate.totalBytes)) per rank x 4 ranks on this host (activations "), text)
+            XCTAssertTrue(text.contains("at batch 16 of 224 px), \(MemoryEstimate.format(estimate.totalBytes * 3.9)) available; lower --batch-size or run fewer ranks per host"), text)
+        }
+        var payload = TrainingOptions()
+        payload.model = .alexnetPayload
+        let p = MemoryEstimate(options: payload, localBatch: 64)
+        XCTAssertEqual(p.parameterBytes, 4 * 4 * 60_965_224, "values, gradients, momentum, exchange scratch")
+        XCTAssertThrowsError(try p.check(ranksOnHost: 1, available: 1e8)) { XCTAssertTrue("\($0)".hasSuffix("choose a smaller model or --classes"), "\($0)") }
     }
 
     /// conv10 starts from `--classifier-std` and `--classifier-bias`: read back after one
