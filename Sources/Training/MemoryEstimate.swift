@@ -20,7 +20,7 @@ public struct MemoryEstimate: Equatable {
     public var inputSize: Int
 
     /// OpenBLAS's and MPI's own buffers, which come with the first GEMM and exchange
-    /// (8-20 MB measured here; docs/faults.md).
+    /// (an allowance; the estimate is checked against measured peak RSS in docs/faults.md).
     public static let runtimeBytes = 32e6
 
     public var totalBytes: Double { parameterBytes + activationBytes + fileBytes + dataBytes + Self.runtimeBytes }
