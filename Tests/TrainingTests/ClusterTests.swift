@@ -168,6 +168,71 @@ final class ClusterTests: XCTestCase {
         }
     }
 
+    /// Runs a 3-host job (one rank per host) with --timeout 6 s, does `action` to host 3
+    /// (the shell variable $NS is its namespace) once the job has logged a few iterations,
+    /// and returns how the job ended, how long after the action, and the processes left in
+    /// any host once it had ended.
+    func faultOnHost3(_ action: String) throws -> (result: ProcessResult, seconds: Double, left: String) {
+        let name = "cf\(Int.random(in: 10000..<100000))"
+        let work = TestPaths.temporaryDirectory("cluster-fault")
+        defer {
+            _ = try? ProcessRunner.run("/bin/bash", [script, "down", "--name", name], timeout: 30)
+            try? FileManager.default.removeItem(at: work)
+        }
+        let up = try ProcessRunner.run("/bin/bash", [script, "up", "--name", name, "--hosts", "3", "--slots", "1"], timeout: 30)
+        guard up.status == 0 else { XCTFail(up.stderr); throw XCTSkip("cluster did not come up") }
+        let out = work.appendingPathComponent("out")
+        let job = ["/bin/bash", script, "run", "--name", name, "--", binary, "--model", "v1.0", "--dataset", "synthetic",
+                   "--classes", "1000", "--input-size", "32", "--train-limit", "64", "--test-limit", "4", "--batch-size", "3",
+                   "--dropout", "0", "--iterations", "100000", "--log-every", "2", "--timeout", "6", "--output", out.path]
+        let (r, seconds) = try Interference.run(job, when: out.appendingPathComponent("metrics.jsonl"), has: 3 * 4,
+                                                action: action, environment: ["NS": "\(name)-h3", "BIN": binary], timeout: 90)
+        // The ranks behind a cut link end on their own watchdog; give them its timeout.
+        var left = ""
+        for _ in 0..<40 {
+            left = (1...3).compactMap { host -> String? in
+                let pids = (try? ProcessRunner.run("/usr/sbin/ip", ["netns", "pids", "\(name)-h\(host)"], timeout: 10))?.stdout ?? ""
+                let names = pids.split(separator: "\n").compactMap { try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8) }
+                return names.isEmpty ? nil : "h\(host): " + names.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: " ")
+            }.joined(separator: "; ")
+            if left.isEmpty { break }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        return (r, seconds, left)
+    }
+
+    /// One rank stopped (SIGSTOP) on host 3: the ranks on the other hosts end the job at
+    /// their --timeout (6 s) with a line naming the rank they wait for; bound 6 + 10 s.
+    func testStoppedRankOnAnotherHostEndsTheJobAtTheTimeout() throws {
+        if let reason = namespacesAvailable() { throw XCTSkip("simulated cluster unavailable: \(reason)") }
+        let stop = #"kill -STOP $(ip netns pids "$NS" | xargs -r ps -o pid=,comm= -p | awk '$2 ~ /^squeezenet/ {print $1}')"#
+        let (r, seconds, left) = try faultOnHost3(stop)
+        XCTAssertFalse(r.timedOut, "the job outlived a stopped rank\n\(r.stderr)")
+        XCTAssertNotEqual(r.status, 0, r.stderr)
+        XCTAssertGreaterThan(seconds, 5, "ended before the timeout: \(r.stderr)")
+        XCTAssertLessThan(seconds, 6 + 10, "ended \(seconds) s after the stop; bound: --timeout + 10 s\n\(r.stderr)")
+        XCTAssertTrue(r.stderr.range(of: #"error: rank [01]: iteration \d+: waited \d+ s in MPI_\w+ for ranks? [\d, ]+ \(--timeout 6 s\); ending the job"#,
+                                     options: .regularExpression) != nil, r.stderr)
+        XCTAssertEqual(left, "", "processes left on the hosts after the job ended")
+        print(String(format: "cluster fault: stopped rank on h3 ended the job %.1f s after SIGSTOP (--timeout 6)", seconds))
+    }
+
+    /// Host 3's link taken down mid-run: the ranks on hosts 1-2 end at their --timeout (6 s);
+    /// mpirun's message to the lost host's daemon is given up after the kernel's TCP
+    /// retransmissions (tcp_retries2 = 5 on the simulated hosts, about 13 s); the rank behind
+    /// the cut ends on its own watchdog. Bound: 6 + 20 s, and nothing left on any host.
+    func testCutLinkEndsTheJobOnEveryHost() throws {
+        if let reason = namespacesAvailable() { throw XCTSkip("simulated cluster unavailable: \(reason)") }
+        let (r, seconds, left) = try faultOnHost3(#"ip netns exec "$NS" ip link set eth0 down"#)
+        XCTAssertFalse(r.timedOut, "the job outlived a cut link\n\(r.stderr)")
+        XCTAssertNotEqual(r.status, 0, r.stderr)
+        XCTAssertLessThan(seconds, 6 + 20, "ended \(seconds) s after the cut; bound: --timeout + 20 s\n\(r.stderr)")
+        XCTAssertTrue(r.stderr.range(of: #"error: rank [01]: iteration \d+: waited \d+ s in MPI_\w+ for ranks? [\d, ]+ \(--timeout 6 s\); ending the job"#,
+                                     options: .regularExpression) != nil, r.stderr)
+        XCTAssertEqual(left, "", "processes left on the hosts after the job ended")
+        print(String(format: "cluster fault: cut link to h3 ended the job %.1f s after the cut (--timeout 6)", seconds))
+    }
+
     /// The Slurm batch script's launch line, generated without Slurm (the script's
     /// --print-launch mode with a fake allocation): srun with PMIx, or mpirun.
     func testSlurmScriptLaunchLine() throws {

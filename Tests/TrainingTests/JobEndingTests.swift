@@ -15,31 +15,10 @@ final class JobEndingTests: XCTestCase {
          "--iterations", String(iterations), "--log-every", "5", "--output", out.path] + extra
     }
 
-    /// Starts `command`, waits until `file` has `lines` lines (or the command ended), runs
-    /// the shell `action` (with $job the command's pid and $BIN, $DIR set), then waits. The
-    /// last stdout line is "interfered-ms N": milliseconds from the action to the end.
-    static let driver = #"""
-    file=$1; lines=$2; action=$3; shift 3
-    "$@" &
-    job=$!
-    for _ in $(seq 2400); do
-      [ -f "$file" ] && [ "$(grep -c . "$file")" -ge "$lines" ] && break
-      kill -0 "$job" 2>/dev/null || break
-      sleep 0.05
-    done
-    t0=$(date +%s%N)
-    eval "$action"
-    wait "$job"; status=$?
-    echo "interfered-ms $(( ($(date +%s%N) - t0) / 1000000 ))"
-    exit $status
-    """#
-
     func interfere(_ command: [String], when file: URL, has lines: Int, action: String, dir: URL,
                    timeout: Double = 60) throws -> (result: ProcessResult, seconds: Double) {
-        let r = try ProcessRunner.run("/bin/bash", ["-c", Self.driver, "driver", file.path, String(lines), action] + command,
-                                      environment: ["BIN": binary, "DIR": dir.path], timeout: timeout)
-        let ms = r.stdout.split(separator: "\n").last { $0.hasPrefix("interfered-ms ") }.flatMap { Double($0.dropFirst(14)) }
-        return (r, (ms ?? .infinity) / 1000)
+        try Interference.run(command, when: file, has: lines, action: action,
+                             environment: ["BIN": binary, "DIR": dir.path], timeout: timeout)
     }
 
     func errorLines(_ stderr: String) -> [Substring] {
