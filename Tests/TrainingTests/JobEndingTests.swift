@@ -126,6 +126,22 @@ final class JobEndingTests: XCTestCase {
         let b = try WeightFile.read(from: stopped.appendingPathComponent("weights.bin").path)
         XCTAssertEqual(a.values.map(\.bitPattern), b.values.map(\.bitPattern), "resume after a stop must be bit-exact")
 
+        // SIGTERM straight to a bare mpirun: Open MPI gives the ranks SIGTERM and a second
+        // before SIGKILL (odls_base_sigkill_timeout); this job's stop and checkpoint fit in it.
+        let bare = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: bare) }
+        let mpirun = ["mpirun", "-np", "2", "--bind-to", "none", "--mca", "btl", "self,vader,tcp", "--mca", "btl_tcp_if_include", "lo",
+                      "--mca", "oob_tcp_if_include", "lo", "-x", "OPENBLAS_NUM_THREADS=1"] + (getuid() == 0 ? ["--allow-run-as-root"] : [])
+        let (m, _) = try interfere(["/usr/bin/env"] + mpirun + job(bare, iterations: iterations),
+                                   when: bare.appendingPathComponent("metrics.jsonl"), has: 2 * 5, action: #"kill -TERM $job"#, dir: bare)
+        XCTAssertFalse(m.timedOut, m.stderr)
+        XCTAssertNotEqual(m.status, 0, "a stopped run is not a finished one")
+        XCTAssertTrue(m.stdout.contains("stopped on SIGTERM after iteration "), m.stdout + m.stderr)
+        let again = try ProcessRunner.run("/bin/bash", [launcher, "2"] + job(bare, iterations: iterations, ["--resume", "latest"]))
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let c = try WeightFile.read(from: bare.appendingPathComponent("weights.bin").path)
+        XCTAssertEqual(a.values.map(\.bitPattern), c.values.map(\.bitPattern), "resume after SIGTERM to mpirun must be bit-exact")
+
         let (one, _) = try interfere([launcher, "3"] + job(rank, iterations: 100_000),
                                      when: rank.appendingPathComponent("metrics.jsonl"), has: 3 * 5,
                                      action: #"kill -TERM $(pgrep -f "^$BIN .*$DIR" | tail -n 1)"#, dir: rank)
