@@ -85,26 +85,48 @@ public struct LabPoint: Codable, Sendable {
 public struct LabLink: Codable, Equatable, Sendable {
     public var alpha: Double
     public var beta: Double
+    /// Seconds per byte while as many bytes cross the other way on the same connection
+    /// (calibrated both ways at once; nil when the lab did not measure it: `beta` is used).
+    public var pairBeta: Double?
     public var method: String
 
-    public init(alpha: Double, beta: Double, method: String) { self.alpha = alpha; self.beta = beta; self.method = method }
+    public init(alpha: Double, beta: Double, pairBeta: Double? = nil, method: String) {
+        self.alpha = alpha; self.beta = beta; self.pairBeta = pairBeta; self.method = method
+    }
 
-    public init(calibration c: Calibration) throws {
+    /// From the ping-pong, and the both-ways exchange if there is one.
+    public init(calibration c: Calibration, bothWays: Calibration? = nil) throws {
         let points = c.points.sorted { $0.bytes < $1.bytes }
         let small = points.filter { $0.bytes <= 4096 }.map(\.oneWaySeconds)
         guard let a = median(small), points.count >= 2 else {
             throw MetricsError.malformed("calibration: needs sizes up to 4 KB and at least two large ones")
         }
+        let (slope, before, last) = try Self.largestSlope(points)
+        var method = "alpha: median one-way time of messages up to 4 KB; beta: slope of the one-way time between \(before) and \(last) bytes (ping-pong inside the cluster)"
+        var pair: Double?
+        if let b = bothWays {
+            let (s, from, to) = try Self.largestSlope(b.points.sorted { $0.bytes < $1.bytes })
+            pair = s
+            method += "; pair beta: the same slope between \(from) and \(to) bytes with both hosts sending at once"
+        }
+        guard a > 0 else { throw MetricsError.malformed("calibration: latency is not positive") }
+        self.init(alpha: a, beta: slope, pairBeta: pair, method: method)
+    }
+
+    /// The slope of the one-way time between the two largest sizes (tbf lets a burst of a
+    /// few hundred KB through at the veth's speed, so a fit over every size overstates the bandwidth).
+    static func largestSlope(_ points: [PingPongPoint]) throws -> (Double, Int, Int) {
+        guard points.count >= 2 else { throw MetricsError.malformed("calibration: needs at least two sizes") }
         let last = points[points.count - 1], before = points[points.count - 2]
         let slope = (last.oneWaySeconds - before.oneWaySeconds) / Double(last.bytes - before.bytes)
-        guard slope > 0, a > 0 else { throw MetricsError.malformed("calibration: latency or bandwidth is not positive") }
-        self.init(alpha: a, beta: slope,
-                  method: "alpha: median one-way time of messages up to 4 KB; beta: slope of the one-way time between \(before.bytes) and \(last.bytes) bytes (ping-pong inside the cluster)")
+        guard slope > 0 else { throw MetricsError.malformed("calibration: bandwidth between \(before.bytes) and \(last.bytes) bytes is not positive") }
+        return (slope, before.bytes, last.bytes)
     }
 
     /// The link a point stands for: bandwidth scaled to its rate, latency divided by k.
     public func emulated(rateMbit: Double, calibratedMbit: Double, dilation k: Double) -> LabLink {
-        LabLink(alpha: alpha / k, beta: beta * calibratedMbit / rateMbit, method: method)
+        LabLink(alpha: alpha / k, beta: beta * calibratedMbit / rateMbit, pairBeta: pairBeta.map { $0 * calibratedMbit / rateMbit },
+                method: method)
     }
 }
 
@@ -247,7 +269,8 @@ public struct ScalingLab: Sendable {
             throw MetricsError.malformed("\(dir): no calibration/<rate>/calibration.json")
         }
         let calibration = try Calibration.read(sub("calibration/\(rate)/calibration.json"))
-        let link = try LabLink(calibration: calibration)
+        let link = try LabLink(calibration: calibration,
+                               bothWays: try? Calibration.read(sub("calibration/\(rate)/both-ways.json")))
         var latency: (Double, Double)?
         if let yielding = try? Calibration.read(sub("calibration/\(rate)/no-polite.json")),
            let a = calibration.points.first(where: { $0.bytes == 4 }), let b = yielding.points.first(where: { $0.bytes == 4 }) {
@@ -292,7 +315,7 @@ public struct ScalingLab: Sendable {
         var p = p
         guard let m = stepModel(p.config), let algorithm = AllreduceAlgorithm(rawValue: p.config.algorithm) else { return p }
         let l = link(for: p.config)
-        p.model = m.step(algorithm, workers: p.config.hosts, alpha: l.alpha, beta: l.beta)
+        p.model = m.step(algorithm, workers: p.config.hosts, alpha: l.alpha, beta: l.beta, pairBeta: l.pairBeta)
         return p
     }
 
@@ -324,10 +347,10 @@ public struct ScalingLab: Sendable {
 
     /// Modelled efficiency of `model` with `algorithm` at `p` workers on `link` (buckets and speed-up as given).
     public func modelEfficiency(model: String, algorithm: AllreduceAlgorithm, workers p: Int, alpha: Double, beta: Double,
-                                speedup: Double, bucketBytes: Int) -> Double? {
+                                pairBeta: Double? = nil, speedup: Double, bucketBytes: Int) -> Double? {
         guard let t = timelines[model] else { return nil }
         let m = StepModel(timeline: t, workerSpeedup: speedup, bucketBytes: bucketBytes)
         let one = m.step(algorithm, workers: 1, alpha: alpha, beta: beta).iterationSeconds
-        return one / m.step(algorithm, workers: p, alpha: alpha, beta: beta).iterationSeconds
+        return one / m.step(algorithm, workers: p, alpha: alpha, beta: beta, pairBeta: pairBeta).iterationSeconds
     }
 }

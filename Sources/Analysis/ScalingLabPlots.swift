@@ -57,7 +57,7 @@ extension ScalingLab {
                 var lines = "# hosts modelled\n"
                 for p in 1...maxHosts {
                     guard let e = modelEfficiency(model: model, algorithm: algorithm, workers: p, alpha: l.alpha, beta: l.beta,
-                                                  speedup: s.speedup, bucketBytes: bucketBytes) else { continue }
+                                                  pairBeta: l.pairBeta, speedup: s.speedup, bucketBytes: bucketBytes) else { continue }
                     lines += "\(p) \(efficiency ? e : e * Double(p))\n"
                 }
                 var marks = "# hosts measured cpu_bound\n"

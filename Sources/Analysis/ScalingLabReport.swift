@@ -49,6 +49,10 @@ extension ScalingLab {
         var t = "## The emulated links (measured, calibrated)\n\n"
         t += String(format: "Ping-pong between two hosts of the cluster shaped at %.0f Mbit/s: alpha = %.1f us, beta = %.4g s/byte (%.1f MB/s). ",
                     calibratedMbit, link.alpha * 1e6, link.beta, 1e-6 / link.beta)
+        if let pair = link.pairBeta {
+            t += String(format: "Both hosts sending at once over their one connection: pair beta = %.4g s/byte (%.1f MB/s each way, %.2f x beta), used for the pairwise exchanges of a 2-host ring and of Open MPI's Rabenseifner and recursive doubling. ",
+                        pair, 1e-6 / pair, pair / link.beta)
+        }
         t += link.method + ". A point standing for rate R with dilation k uses beta x \(Format.raw(calibratedMbit)) / R and alpha / k"
         t += " (the veth's own latency shrinks by k too: small messages are emulated optimistically).\n\n"
         if let l = politeLatency {
@@ -164,7 +168,7 @@ extension ScalingLab {
                                                      algorithm: algorithm.rawValue, bucketMB: s.bucketMB, hosts: 1, iterations: 1, warmupIterations: 0))
                     let modelled = (0...10).map { 1 << $0 }.compactMap { p in
                         modelEfficiency(model: model, algorithm: algorithm, workers: p, alpha: l.alpha, beta: l.beta,
-                                        speedup: s.speedup, bucketBytes: measured[0].config.bucketBytes).map { (p, $0) }
+                                        pairBeta: l.pairBeta, speedup: s.speedup, bucketBytes: measured[0].config.bucketBytes).map { (p, $0) }
                     }
                     func show(_ x: Int?, _ limit: String) -> String { x.map(String.init) ?? limit }
                     rows.append([s.rate, "x" + Format.raw(s.speedup), s.bucketMB > 0 ? Format.raw(s.bucketMB) : "none", Self.title(model), algorithm.rawValue,

@@ -17,13 +17,17 @@ public enum AllreduceTime {
     /// - tree, whole buffer (inside gradient buckets): 2 ceil(log2 p)(alpha + N beta).
     /// - ps: 2(p-1)(alpha + N beta), serialised on the server's link.
     /// - mpi: the algorithm Open MPI's tuned component picks (`OpenMPITuned`).
+    ///
+    /// `pairBeta`: seconds per byte while the same bytes cross the other way on the same
+    /// connection at once, for the pairwise exchanges of a 2-rank ring and of Open MPI's
+    /// recursive doubling and Rabenseifner (nil: `beta`).
     public static func seconds(_ algorithm: AllreduceAlgorithm, workers p: Int, bytes n: Int,
-                               alpha: Double, beta: Double, pipelinedTree: Bool) -> Double {
+                               alpha: Double, beta: Double, pairBeta: Double? = nil, pipelinedTree: Bool) -> Double {
         guard p > 1, n > 0 else { return 0 }
         let bytes = Double(n), ranks = Double(p), d = Double(BinomialTree.depth(size: p))
         switch algorithm {
         case .ring:
-            return 2 * (ranks - 1) * alpha + 2 * (ranks - 1) / ranks * bytes * beta
+            return 2 * (ranks - 1) * alpha + 2 * (ranks - 1) / ranks * bytes * (p == 2 ? pairBeta ?? beta : beta)
         case .tree:
             guard pipelinedTree else { return 2 * d * (alpha + bytes * beta) }
             let segment = min(bytes, Double(BinomialTree.networkSegmentElements * 4))
@@ -31,7 +35,7 @@ public enum AllreduceTime {
         case .ps:
             return 2 * (ranks - 1) * (alpha + bytes * beta)
         case .mpi:
-            return OpenMPITuned.seconds(ranks: p, bytes: n, alpha: alpha, beta: beta)
+            return OpenMPITuned.seconds(ranks: p, bytes: n, alpha: alpha, beta: beta, pairBeta: pairBeta)
         }
     }
 }
@@ -105,8 +109,10 @@ public struct StepModel: Sendable {
                     exchangeSeconds: busy, buckets: buckets.count)
     }
 
-    /// The step of `algorithm` over `p` workers on a link of `alpha` and `beta`.
-    public func step(_ algorithm: AllreduceAlgorithm, workers p: Int, alpha: Double, beta: Double) -> Step {
-        step { AllreduceTime.seconds(algorithm, workers: p, bytes: $0, alpha: alpha, beta: beta, pipelinedTree: bucketBytes == 0) }
+    /// The step of `algorithm` over `p` workers on a link of `alpha` and `beta` (`pairBeta`
+    /// for bytes crossing while as many come the other way, see `AllreduceTime`).
+    public func step(_ algorithm: AllreduceAlgorithm, workers p: Int, alpha: Double, beta: Double, pairBeta: Double? = nil) -> Step {
+        step { AllreduceTime.seconds(algorithm, workers: p, bytes: $0, alpha: alpha, beta: beta, pairBeta: pairBeta,
+                                     pipelinedTree: bucketBytes == 0) }
     }
 }

@@ -31,9 +31,14 @@ public enum PingPong {
     /// than 0 and 1 only join the barriers. Returns the samples on rank 0 and an
     /// empty array elsewhere. Sizes must be positive multiples of 4 and not exceed
     /// `comm.maxMessageBytes` if one message per leg is wanted (longer ones split).
+    ///
+    /// `bothWays`: ranks 0 and 1 send `bytes` to each other at the same moment, over the
+    /// one connection between them, and a "round trip" is two such exchanges, so half of
+    /// it is the time `bytes` take to cross while the same amount comes the other way:
+    /// what a pairwise exchange step (Rabenseifner, recursive doubling, a 2-rank ring) costs.
     public static func run(on comm: Communicator, sizes: [Int] = defaultSizes,
                            repetitions: (Int) -> Int = defaultRepetitions(bytes:),
-                           warmup: Int = 3) throws -> [PingPongSample] {
+                           warmup: Int = 3, bothWays: Bool = false) throws -> [PingPongSample] {
         guard comm.size >= 2 else {
             throw usageError("PingPong.run", "needs at least 2 ranks, have \(comm.size)")
         }
@@ -43,7 +48,10 @@ public enum PingPong {
         let largest = (sizes.max() ?? 4) / 4
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: largest)
         buffer.initialize(repeating: 1)
-        defer { buffer.deallocate() }
+        let incoming = UnsafeMutableBufferPointer<Float>.allocate(capacity: bothWays ? largest : 0)
+        incoming.initialize(repeating: 0)
+        defer { buffer.deallocate(); incoming.deallocate() }
+        let transfers = Transfers()
         var samples: [PingPongSample] = []
         let tag = 7
         for bytes in sizes {
@@ -53,7 +61,18 @@ public enum PingPong {
             try comm.barrier()
             var times: [Double] = []
             times.reserveCapacity(reps)
-            for i in 0..<(warmup + reps) {
+            for i in 0..<(warmup + reps) where bothWays && comm.rank < 2 {
+                let start = Communicator.wallTime()
+                for _ in 0..<2 {
+                    transfers.reset()
+                    try comm.postReceive(into: UnsafeMutableBufferPointer(rebasing: incoming[0..<count]), from: 1 - comm.rank,
+                                         tag: tag, in: transfers)
+                    try comm.postSend(UnsafeBufferPointer(message), to: 1 - comm.rank, tag: tag, in: transfers)
+                    try comm.waitAll(transfers)
+                }
+                if comm.rank == 0 && i >= warmup { times.append(Communicator.wallTime() - start) }
+            }
+            for i in 0..<(warmup + reps) where !bothWays {
                 if comm.rank == 0 {
                     let start = Communicator.wallTime()
                     try comm.send(UnsafeBufferPointer(message), to: 1, tag: tag)

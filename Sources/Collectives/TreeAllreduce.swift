@@ -105,6 +105,11 @@ public final class TreeAllreduce: GradientAllreduce {
 
     /// Down, segment k: the total replaces our partial sum (once that has left for
     /// the parent) and goes on to the children, largest subtree first.
+    ///
+    /// An unsegmented buffer across hosts goes to one child after the other: sent to
+    /// every child at once, the copies share this rank's link, so the largest subtree's
+    /// root, which forwards it furthest, would have it only when every copy had arrived,
+    /// and the down phase would take d(d+1)/2 buffer times instead of d (d = tree depth).
     private func down(_ k: Int, _ l: Layout, on comm: Communicator) throws {
         let t = transfers
         if let parent = l.tree.parent {
@@ -112,8 +117,10 @@ public final class TreeAllreduce: GradientAllreduce {
             let arriving = try comm.postReceive(into: l.segment(k), from: parent, tag: Self.downTag, in: t)
             try comm.wait(arriving, in: t)
         }
+        let oneAfterAnother = l.segments == 1 && comm.hostCount > 1
         for c in stride(from: l.tree.childCount - 1, through: 0, by: -1) {
-            try comm.postSend(l.segment(k).readOnly, to: l.tree.child(c), tag: Self.downTag, in: t)
+            let sent = try comm.postSend(l.segment(k).readOnly, to: l.tree.child(c), tag: Self.downTag, in: t)
+            if oneAfterAnother { try comm.wait(sent, in: t) }
         }
     }
 }

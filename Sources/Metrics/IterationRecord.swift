@@ -79,8 +79,8 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         public var workerSpeedup: Double
         /// Gupta et al.'s time dilation k: links shaped at R/k stand for rate R.
         public var timeDilation: Double
-        /// A warm-up iteration (--replay-warmup): the exchange ran, the compute was not
-        /// waited, so its times are not a step's. Absent otherwise.
+        /// A warm-up iteration (--replay-warmup): the start of each bucket was exchanged
+        /// and the compute was not waited, so its times and bytes are not a step's. Absent otherwise.
         public var warmup: Bool?
         public init(workerSpeedup: Double, timeDilation: Double, warmup: Bool? = nil) {
             self.workerSpeedup = workerSpeedup; self.timeDilation = timeDilation; self.warmup = warmup

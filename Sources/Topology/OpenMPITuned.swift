@@ -42,14 +42,19 @@ public enum OpenMPITuned {
     /// - recursive doubling: log2(p') (alpha + N beta)
     /// - ring: 2(p-1) alpha + 2((p-1)/p) N beta
     /// - Rabenseifner: 2 log2(p') alpha + 2((p'-1)/p') N beta
-    public static func seconds(ranks p: Int, bytes n: Int, alpha: Double, beta: Double) -> Double {
+    ///
+    /// `pairBeta`: seconds per byte while the same bytes cross the other way on the same
+    /// connection; recursive doubling and Rabenseifner exchange pairwise in every round (and
+    /// so does a ring of 2). nil: `beta` (a link whose two directions do not slow each other).
+    public static func seconds(ranks p: Int, bytes n: Int, alpha: Double, beta: Double, pairBeta: Double? = nil) -> Double {
         guard p > 1, n > 0 else { return 0 }
         let bytes = Double(n), rounds = Double(AllreduceAlgorithm.floorLog2(p)), pow2 = Double(1 << Int(rounds))
+        let pair = pairBeta ?? beta
         let fold = Double(p) > pow2 ? 2 * (alpha + bytes * beta) : 0
         switch algorithm(ranks: p, bytes: n) {
-        case .recursiveDoubling: return fold + rounds * (alpha + bytes * beta)
-        case .ring: return 2 * Double(p - 1) * alpha + 2 * Double(p - 1) / Double(p) * bytes * beta
-        case .rabenseifner: return fold + 2 * rounds * alpha + 2 * (pow2 - 1) / pow2 * bytes * beta
+        case .recursiveDoubling: return fold + rounds * (alpha + bytes * pair)
+        case .ring: return 2 * Double(p - 1) * alpha + 2 * Double(p - 1) / Double(p) * bytes * (p == 2 ? pair : beta)
+        case .rabenseifner: return fold + 2 * rounds * alpha + 2 * (pow2 - 1) / pow2 * bytes * pair
         }
     }
 

@@ -13,8 +13,10 @@ public struct ReplaySettings: Codable, Equatable, Sendable {
     /// Time dilation k (Gupta et al., NSDI 2006): the timeline is multiplied by k, for links
     /// shaped at R/k standing for rate R; an emulated time is a measured one divided by k.
     public var timeDilation: Double = 1
-    /// The first this many iterations run the exchange without waiting the compute: they
-    /// open the connections (what a warm-up is for) without costing a dilated step.
+    /// The first this many iterations run the exchange without waiting the compute, and
+    /// exchange only the start of each bucket (`ComputeReplay.warmupElements`): they open
+    /// the connections (what a warm-up is for) without costing a dilated step or a full
+    /// exchange over the shaped links.
     public var warmupIterations: Int = 0
 
     public init(timelinePath: String, workerSpeedup: Double = 1, timeDilation: Double = 1, warmupIterations: Int = 0) {
@@ -60,6 +62,11 @@ final class ComputeReplay {
 
     /// Whether `iteration` is a warm-up one, whose compute is not waited.
     func isWarmup(_ iteration: Int) -> Bool { iteration < settings.warmupIterations }
+
+    /// Floats of each bucket a warm-up iteration exchanges: 1024 per rank, so every ring
+    /// chunk and tree message is non-empty and every pair of ranks that talks in a full
+    /// exchange talks in this one.
+    static func warmupElements(ranks: Int) -> Int { 1024 * max(1, ranks) }
 
     /// Waits forward, then each layer's backward from the last layer to the first,
     /// calling `layerDone` after each; returns the clock at the end of forward.

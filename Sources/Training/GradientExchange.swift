@@ -32,6 +32,7 @@ public final class GradientExchange {
     private var queue: [Int]          // bucket indices handed to the thread (capacity = buckets.count + 1)
     private var launched = 0, taken = 0
     private var failure: Error?
+    private var prefix: Int?
     /// Seconds spent exchanging in this iteration (the communication thread's, when overlapping).
     private(set) var commSeconds = 0.0
 
@@ -68,8 +69,13 @@ public final class GradientExchange {
         GradientBuckets.cut(tensorCounts: store.refs.map(\.count), bucketBytes: bucketBytes)
     }
 
-    func beginIteration() {
-        lock.lock(); queue.removeAll(keepingCapacity: true); launched = 0; taken = 0; failure = nil; commSeconds = 0; lock.unlock()
+    /// Starts an iteration. `prefix`: exchange only the first this many floats of each
+    /// bucket (a warm-up that opens the same connections between the same ranks, in the
+    /// same order, for a fraction of the bytes); nil: every float.
+    func beginIteration(prefix: Int? = nil) {
+        lock.lock(); queue.removeAll(keepingCapacity: true); launched = 0; taken = 0; failure = nil; commSeconds = 0
+        self.prefix = prefix
+        lock.unlock()
     }
 
     /// Called after layer `index`'s backward: launches every bucket now complete.
@@ -100,7 +106,8 @@ public final class GradientExchange {
     }
 
     private func reduce(_ index: Int) throws {
-        let range = buckets[index]
+        let whole = buckets[index]
+        let range = whole.lowerBound..<min(whole.upperBound, whole.lowerBound + (prefix ?? whole.count))
         try hook.reduce(GradientBucket(index: index, offset: range.lowerBound,
                                        values: UnsafeMutableBufferPointer(rebasing: gradients[range])),
                         with: allreduce, on: comm)

@@ -95,7 +95,7 @@ extension Trainer {
         _ = comm.takeCounters()
         FaultInjection.beforeAllreduce(rank: comm.rank, iteration: iteration)
         let link = linkCounters?.read()
-        exchange.beginIteration()
+        exchange.beginIteration(prefix: replay?.isWarmup(iteration) == true ? ComputeReplay.warmupElements(ranks: comm.size) : nil)
         let result: Replica.StepResult
         if let replay {
             let forwardEnd = replay.forwardBackward(iteration: iteration) { [exchange] in exchange.layerDone($0) }

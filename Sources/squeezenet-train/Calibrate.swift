@@ -23,6 +23,8 @@ struct Calibrate: ParsableCommand {
     @Option(help: "Untimed round trips per size before timing.") var warmup: Int = 10
     @Option(help: "Text describing the transport, stored in the JSON (default: hosts and Open MPI BTL list).")
     var transport: String?
+    @Flag(help: "Ranks 0 and 1 send each size to each other at once (a pairwise exchange, as in Rabenseifner's allreduce) instead of in turn; the fit's one-way time is then the time a message takes while another crosses the other way.")
+    var bothWays = false
 
     func validate() throws {
         guard minBytes >= 4, minBytes % 4 == 0 else { throw ValidationError("--min-bytes must be a positive multiple of 4, got \(minBytes)") }
@@ -47,7 +49,8 @@ struct Calibrate: ParsableCommand {
         do {
             let reps = repetitions
             samples = try PingPong.run(on: comm, sizes: sizes,
-                                       repetitions: { reps ?? PingPong.defaultRepetitions(bytes: $0) }, warmup: warmup)
+                                       repetitions: { reps ?? PingPong.defaultRepetitions(bytes: $0) }, warmup: warmup,
+                                       bothWays: bothWays)
             hosts = try comm.gatherBytes(Array(comm.processorName.utf8), root: 0)
         } catch {
             printError("rank \(comm.rank): \(error)")
@@ -62,6 +65,7 @@ struct Calibrate: ParsableCommand {
                 : "Open MPI point-to-point between ranks 0 (\(h0)) and 1 (\(h1)) on different hosts: over the network BTL"
             if let btl = btl { note += "; OMPI_MCA_btl=\(btl)" }
             note += "; \(comm.size) ranks in the job"
+            if bothWays { note += "; both ways at once (each one-way time with the same bytes crossing the other way)" }
             if let t = transport { note = t + " (" + note + ")" }
             do {
                 let points = samples.map { PingPongPoint(bytes: $0.bytes, roundTrips: $0.roundTrips) }

@@ -131,7 +131,7 @@ struct ReplayOptions: ParsableArguments {
     var workerSpeedup: Double = 1
     @Option(help: "With --replay-compute: time dilation k; links shaped at R/k stand for rate R, the timeline is replayed k times slower, and emulated times are measured times / k.")
     var timeDilation: Double = 1
-    @Option(help: "With --replay-compute: the first N iterations exchange without waiting the compute (a warm-up that opens the connections; marked warmup in the metrics, not a step's time).")
+    @Option(help: "With --replay-compute: the first N iterations exchange only the first 1024 x ranks floats of each bucket, without waiting the compute (a warm-up that opens the connections; marked warmup in the metrics, not a step's time).")
     var replayWarmup: Int = 0
     @Option(help: ArgumentHelp("Record this network interface's byte counters (the kernel's) at the start of every iteration in the metrics: what crossed the host's link (one rank per host).", valueName: "interface"))
     var linkCounters: String?

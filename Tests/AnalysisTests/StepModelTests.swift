@@ -62,4 +62,24 @@ final class StepModelTests: XCTestCase {
                        accuracy: 1e-12)
         XCTAssertEqual(bucketed.exchangeSeconds, 4 * (2 * a) + 4 * 786_432 * 4 * b, accuracy: 1e-12)
     }
+
+    /// The both-ways beta prices a 2-rank ring (both ranks send to each other over one
+    /// connection) and `mpi`'s pairwise rounds; a longer ring, the tree and the server
+    /// send one way per connection and keep beta.
+    func testPairBetaPricesOnlyPairwiseExchanges() {
+        let a = 1e-4, b = 1e-8, pair = 1.6e-8, n = 4_000_000
+        func t(_ alg: AllreduceAlgorithm, _ p: Int, _ pb: Double?) -> Double {
+            AllreduceTime.seconds(alg, workers: p, bytes: n, alpha: a, beta: b, pairBeta: pb, pipelinedTree: false)
+        }
+        XCTAssertEqual(t(.ring, 2, pair), 2 * a + Double(n) * pair, accuracy: 1e-12)
+        XCTAssertEqual(t(.ring, 4, pair), t(.ring, 4, nil), accuracy: 1e-15)
+        XCTAssertEqual(t(.tree, 4, pair), t(.tree, 4, nil), accuracy: 1e-15)
+        XCTAssertEqual(t(.ps, 4, pair), t(.ps, 4, nil), accuracy: 1e-15)
+        XCTAssertEqual(t(.mpi, 4, pair), OpenMPITuned.seconds(ranks: 4, bytes: n, alpha: a, beta: b, pairBeta: pair), accuracy: 1e-15)
+        XCTAssertGreaterThan(t(.mpi, 4, pair), t(.mpi, 4, nil))
+        let m = StepModel(timeline: timeline, bucketBytes: 0)
+        XCTAssertEqual(m.step(.ring, workers: 2, alpha: a, beta: b, pairBeta: pair).exchangeSeconds,
+                       AllreduceTime.seconds(.ring, workers: 2, bytes: 786_432 * 4, alpha: a, beta: b, pairBeta: pair, pipelinedTree: true),
+                       accuracy: 1e-12)
+    }
 }

@@ -54,6 +54,22 @@ final class OpenMPITunedTests: XCTestCase {
         XCTAssertEqual(OpenMPITuned.seconds(ranks: 1, bytes: 100_000, alpha: a, beta: b), 0)
     }
 
+    /// Every round of Rabenseifner and recursive doubling is a pairwise exchange: its bytes
+    /// cost the both-ways beta; the fold of extra ranks (one way at a time) and a ring of
+    /// more than 2 (each rank sends to one and receives from another) the one-way beta.
+    func testPairwiseRoundsUseThePairBeta() {
+        let a = 1e-5, b = 1e-9, pair = 1.5e-9
+        XCTAssertEqual(OpenMPITuned.seconds(ranks: 8, bytes: 1 << 20, alpha: a, beta: b, pairBeta: pair),
+                       2 * 3 * a + 2 * 7.0 / 8 * Double(1 << 20) * pair, accuracy: 1e-15)
+        XCTAssertEqual(OpenMPITuned.seconds(ranks: 8, bytes: 4000, alpha: a, beta: b, pairBeta: pair), 3 * (a + 4000 * pair), accuracy: 1e-15)
+        // p = 6: the fold (2 one-way transfers of N) and Rabenseifner over 4.
+        let n = 1 << 22
+        XCTAssertEqual(OpenMPITuned.seconds(ranks: 6, bytes: n, alpha: a, beta: b, pairBeta: pair),
+                       2 * (a + Double(n) * b) + 2 * 2 * a + 2 * 3.0 / 4 * Double(n) * pair, accuracy: 1e-15)
+        XCTAssertEqual(OpenMPITuned.seconds(ranks: 8, bytes: 1 << 20, alpha: a, beta: b, pairBeta: nil),
+                       OpenMPITuned.seconds(ranks: 8, bytes: 1 << 20, alpha: a, beta: b))
+    }
+
     func testBucketsTileTheBufferFromTheEnd() {
         let counts = [100, 300_000, 50, 400_000, 10, 20]
         let cuts = GradientBuckets.cut(tensorCounts: counts, bucketBytes: 2 << 20, firstBucketBytes: 1 << 20)
