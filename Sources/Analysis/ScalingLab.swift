@@ -205,16 +205,16 @@ extension LabPoint {
         let perRank = iterations.map { i in measured.filter { $0.iteration == i }.map { Double($0.bytesSent) } }
         let bytes = median(perRank.map { $0.reduce(0, +) / Double($0.count) })!
         // The link against the counted bytes, per host (rank r on the r-th host): from the
-        // counters at the start of the first iteration to the counters after the run
-        // (wire.json), against every iteration's counted bytes. Reading after the run, not at
-        // the last iteration's end, takes in what the socket buffers and the tbf queue still
-        // held; it adds the final metrics gather (docs/scaling.md).
+        // counters at the start of the first measured iteration (after the warm-up) to the
+        // counters after the run (wire.json), against the measured iterations' counted bytes.
+        // Reading after the run, not at the last iteration's end, takes in what the socket
+        // buffers and the tbf queue still held; it adds the final metrics gather (docs/scaling.md).
         var linkPerHost: [Double] = [], deviation: Double?
         let ranks = Set(records.map(\.rank)).sorted()
         let after = LabWire.read((dir as NSString).appendingPathComponent("wire.json"))
-        if records.allSatisfy({ $0.linkTxCounter != nil }), after.count >= ranks.count {
+        if measured.allSatisfy({ $0.linkTxCounter != nil }), after.count >= ranks.count {
             for r in ranks {
-                let mine = records.filter { $0.rank == r }.sorted { $0.iteration < $1.iteration }
+                let mine = measured.filter { $0.rank == r }.sorted { $0.iteration < $1.iteration }
                 let link = Double(after[r] - mine.first!.linkTxCounter!)
                 let counted = Double(mine.reduce(0) { $0 + $1.bytesSent })
                 linkPerHost.append(link / Double(mine.count))
