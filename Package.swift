@@ -26,15 +26,17 @@ let package = Package(
         .target(name: "Basics", swiftSettings: optimize),
         // Dependency-free: the algorithm list, ring partition, binomial tree and byte formulas.
         .target(name: "Topology", swiftSettings: optimize),
+        // Dependency-free: gradient codecs (16-bit floats, int8 with scales, top-k with DGC) and error feedback.
+        .target(name: "Codecs", swiftSettings: optimize),
         .target(name: "NeuralNet", dependencies: ["CBLAS", "Basics"], swiftSettings: optimize),
         .target(name: "Datasets", dependencies: ["CZlib", "Basics"], swiftSettings: optimize),
-        .target(name: "Collectives", dependencies: ["CMPI", "CReduction", "Topology"], swiftSettings: optimize),
+        .target(name: "Collectives", dependencies: ["CMPI", "CReduction", "Topology", "Codecs"], swiftSettings: optimize),
         // What the training loop records: iteration records, their IO, the trace.
         .target(name: "Metrics", swiftSettings: optimize),
         // What only `report` and `calibrate` need: cost model, scaling, plots, calibration fit.
         .target(name: "Analysis", dependencies: ["Metrics", "Topology", "Basics"], swiftSettings: optimize),
         .target(name: "Training",
-                dependencies: ["Basics", "Topology", "NeuralNet", "Datasets", "Collectives", "Metrics"],
+                dependencies: ["Basics", "Topology", "NeuralNet", "Datasets", "Codecs", "Collectives", "Metrics"],
                 swiftSettings: optimize),
 
         // MARK: Executables
@@ -44,7 +46,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),
         // Runs every allreduce algorithm on known data under mpirun; used by the tests and as a benchmark.
-        .executableTarget(name: "allreduce-check", dependencies: ["Basics", "Topology", "Collectives"],
+        .executableTarget(name: "allreduce-check", dependencies: ["Basics", "Topology", "Codecs", "Collectives"],
                          swiftSettings: optimize),
 
         // MARK: Tests
@@ -53,8 +55,9 @@ let package = Package(
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Basics", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
-        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "Topology", "CReduction", "TestSupport"]),
+        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "Topology", "CReduction", "Codecs", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Metrics", "Topology", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Basics", "NeuralNet", "Topology", "Metrics", "TestSupport"]),
     ]

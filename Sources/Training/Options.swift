@@ -1,4 +1,5 @@
 import Basics
+import Codecs
 import Datasets
 import NeuralNet
 import Topology
@@ -10,6 +11,24 @@ public enum DatasetKind: String, CaseIterable, Codable {
 }
 
 public enum LRPolicyName: String, CaseIterable, Codable { case poly, fixed, step }
+
+/// How gradients travel (`--compression`): float32, or 16-bit values on the ring summed
+/// in float32 at every hop.
+public enum GradientCompression: String, CaseIterable, Codable {
+    case none, fp16, bf16
+
+    /// The wire format (nil: float32).
+    public var format: HalfFormat? {
+        switch self { case .none: return nil; case .fp16: return .fp16; case .bf16: return .bf16 }
+    }
+    public var summary: String {
+        switch self {
+        case .none: return "float32, 4 bytes an element"
+        case .fp16: return "IEEE half: 2 bytes an element, 11 significant bits, largest 65504"
+        case .bf16: return "bfloat16: 2 bytes an element, 8 significant bits, float32's range"
+        }
+    }
+}
 
 /// Everything that defines a training run. Ranks compare a hash of each option at
 /// startup (`agreementFields`), so two ranks started with different options refuse to
@@ -76,6 +95,8 @@ public struct TrainingOptions: Codable, Equatable {
     public var trace: String?
     /// Gradient bucket size in MB for overlapping the exchange with backward (0: one exchange after backward).
     public var bucketMB: Double = 0
+    /// 16-bit gradients on the wire (nil: float32). Optional, so checkpoints written before it load.
+    public var compression: GradientCompression?
     /// Replay a measured single-worker timeline instead of computing (the scaling lab).
     public var replay: ReplaySettings?
     /// A network interface (eth0) whose kernel byte counters each rank reads at the start of
@@ -166,6 +187,10 @@ public struct TrainingOptions: Codable, Equatable {
         if logEvery <= 0 { throw bad("--log-every must be positive, got \(logEvery)") }
         if evalEvery < 0 { throw bad("--eval-every must be >= 0, got \(evalEvery)") }
         if !(bucketMB >= 0) || !bucketMB.isFinite { throw bad("--bucket-mb must be >= 0, got \(bucketMB)") }
+        if let c = compression, c != .none, allreduce != .ring {
+            throw bad("--compression \(c.rawValue) runs on --allreduce ring only (\(allreduce.rawValue): "
+                      + (allreduce == .mpi ? "MPI_Allreduce cannot add 16-bit floats" : "not implemented yet") + ")")
+        }
         if !(timeout >= 1) || !timeout.isFinite { throw bad("--timeout must be at least 1 second, got \(timeout)") }
         if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
         if keepCheckpoints < 0 { throw bad("--keep-checkpoints must be >= 0, got \(keepCheckpoints)") }

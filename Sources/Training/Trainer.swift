@@ -125,7 +125,9 @@ public final class Trainer {
         outputFolder = folder
         replay = replayed
         linkCounters = resolved.linkCounters.map(LinkCounters.init(interface:))
-        try Trainer.agree(options: resolved, data: (train?.contentHash ?? 0, test?.contentHash ?? 0), hook: (hook ?? IdentityHook()).name,
+        // A test hook replaces the default; --compression picks the 16-bit ring.
+        let exchangeHook: BucketHook = hook ?? resolved.compression?.format.map { HalfRingHook(format: $0) } ?? IdentityHook()
+        try Trainer.agree(options: resolved, data: (train?.contentHash ?? 0, test?.contentHash ?? 0), hook: exchangeHook.name,
                           replay: replayed?.fingerprint ?? 0, error: startupError, comm: communicator)
 
         let replica = built!
@@ -137,7 +139,7 @@ public final class Trainer {
                         rateMultipliers: replay == nil ? replica.classifierRange.map { [($0, multiplier)] } ?? [] : [])
         let bucketBytes = GradientBuckets.bytes(megabytes: resolved.bucketMB)
         let exchange = GradientExchange(store: replica.store, layers: replica.network?.layers, bucketBytes: bucketBytes,
-                                        algorithm: resolved.allreduce, hook: hook ?? IdentityHook(), comm: communicator)
+                                        algorithm: resolved.allreduce, hook: exchangeHook, comm: communicator)
         self.exchange = exchange
         if exchange.overlapsBackward {
             replica.network?.onLayerBackwardDone = { [unowned exchange] in exchange.layerDone($0) }

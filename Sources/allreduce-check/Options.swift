@@ -1,5 +1,6 @@
 // Command-line options of allreduce-check (hand-parsed: this tool depends only
 // on Collectives, so it stays small and quick to build for the tests).
+import Codecs
 import Collectives
 import Topology
 
@@ -22,6 +23,8 @@ struct Options {
     var ringSegmentElements: Int?
     /// Test hook: this rank perturbs its result after every call, so the checks must fail.
     var corruptRank: Int?
+    /// 16-bit values on the wire (the ring only): `HalfRingHook`.
+    var codec: HalfFormat?
 
     static let usage = """
         usage: mpirun -np P allreduce-check [options]
@@ -39,6 +42,8 @@ struct Options {
           --interleave           after the checks, time the algorithms round-robin, K rounds with the
                                  order rotating each round, and report those medians (for comparisons)
           --json                 one JSON line per algorithm and mode on rank 0's stdout
+          --codec fp16|bf16      16-bit values on the wire, summed in float32 at every hop (ring only; random
+                                 data; error bound p x 2^-11 for fp16, p x 2^-8 for bf16, of the sum of |x|)
           --corrupt-rank R       (for testing the checks) rank R perturbs its result; the run must fail
         Exits 1 on every rank if any check fails, 2 on a usage error.
         """
@@ -90,9 +95,21 @@ struct Options {
                 }
             case "--corrupt-rank": options.corruptRank = try integer(flag, minimum: 0)
             case "--json": options.json = true
+            case "--codec":
+                let name = try value(flag)
+                guard let format = HalfFormat(rawValue: name) else {
+                    throw UsageError(description: "--codec expects fp16 or bf16, got '\(name)'")
+                }
+                options.codec = format
             case "--help", "-h": return nil
             default: throw UsageError(description: "unknown option '\(flag)'")
             }
+        }
+        if options.codec != nil {
+            guard options.algorithms == [.ring] else {
+                throw UsageError(description: "--codec runs on the ring only: add --algorithms ring")
+            }
+            options.modes = [.random]  // the exact data's values are not 16-bit numbers
         }
         return options
     }
@@ -124,6 +141,17 @@ extension Options {
         let reducer = algorithm.make()
         (reducer as? TreeAllreduce)?.schedule = treeSchedule
         (reducer as? RingAllreduce)?.segmentElements = ringSegmentElements
+        if let codec { return HookedAllreduce(hook: HalfRingHook(format: codec), base: reducer) }
         return reducer
+    }
+}
+
+/// A bucket hook as an allreduce: the whole buffer as one bucket.
+final class HookedAllreduce: GradientAllreduce {
+    let hook: BucketHook, base: GradientAllreduce
+    init(hook: BucketHook, base: GradientAllreduce) { self.hook = hook; self.base = base }
+    var algorithm: AllreduceAlgorithm { base.algorithm }
+    func allreduce(_ buffer: UnsafeMutableBufferPointer<Float>, on comm: Communicator) throws {
+        try hook.reduce(GradientBucket(index: 0, offset: 0, values: buffer), with: base, on: comm)
     }
 }

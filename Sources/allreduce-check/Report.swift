@@ -1,5 +1,6 @@
 // Output of allreduce-check: a JSON line per (algorithm, mode) for scripts and
 // tests, or a plain table for people.
+import Codecs
 import Collectives
 import Topology
 
@@ -23,7 +24,8 @@ enum Report {
             ("mode", quoted(r.mode.rawValue)),
             ("ranks", "\(r.ranks)"),
             ("count", "\(r.count)"),
-            ("bytes_per_element", "\(MemoryLayout<Float>.stride)"),
+            ("bytes_per_element", "\(options.codec == nil ? MemoryLayout<Float>.stride : HalfFormat.elementBytes)"),
+            ("codec", options.codec.map { "\"\($0.rawValue)\"" } ?? "null"),
             ("max_message_bytes", "\(options.maxMessageBytes)"),
             ("max_abs_error", number(r.maxAbsError)),
             ("max_rel_error", number(r.maxRelError)),

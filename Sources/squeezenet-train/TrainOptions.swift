@@ -14,6 +14,7 @@ extension ModelKind: ExpressibleByArgument {
 extension AllreduceAlgorithm: ExpressibleByArgument {}
 extension DatasetKind: ExpressibleByArgument {}
 extension LRPolicyName: ExpressibleByArgument {}
+extension GradientCompression: ExpressibleByArgument {}
 extension ConvInit: ExpressibleByArgument {}
 
 private let defaults = TrainingOptions.defaults
@@ -94,7 +95,13 @@ struct ExchangeOptions: ParsableArguments {
     @Option(help: "Exchange gradients in buckets of this many MB while backward runs (0: one exchange after backward).")
     var bucketMB: Double = defaults.bucketMB
 
-    func apply(to o: inout TrainingOptions) { o.allreduce = allreduce; o.bucketMB = bucketMB }
+    @Option(help: ArgumentHelp("How gradients travel: \(GradientCompression.allCases.map { "\($0.rawValue) (\($0.summary))" }.joined(separator: "; ")). The 16-bit codecs are summed in float32 at every hop, give the same bits on every rank, and send half the bytes; with --allreduce ring only for now.",
+                               valueName: "codec"))
+    var compression: GradientCompression = .none
+
+    func apply(to o: inout TrainingOptions) {
+        o.allreduce = allreduce; o.bucketMB = bucketMB; o.compression = compression == .none ? nil : compression
+    }
 }
 
 struct OutputOptions: ParsableArguments {

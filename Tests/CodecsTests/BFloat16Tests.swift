@@ -1,10 +1,10 @@
 // bfloat16 rounding against a direct implementation: of the two bfloat16 values
 // around x (its upper 16 bits, and one step further from zero), the nearer, ties to
 // the one whose last bit is 0.
-import Collectives
+import Codecs
 import XCTest
 
-final class ElementTests: XCTestCase {
+final class BFloat16Tests: XCTestCase {
     func direct(_ x: Float) -> Float {
         let low = Float(bitPattern: x.bitPattern & 0xFFFF_0000)
         let high = Float(bitPattern: (x.bitPattern & 0xFFFF_0000) &+ 0x1_0000)
