@@ -27,7 +27,7 @@ let package = Package(
         // Dependency-free: the algorithm list, ring partition, binomial tree and byte formulas.
         .target(name: "Topology", swiftSettings: optimize),
         // Dependency-free: gradient codecs (16-bit floats, int8 with scales, top-k with DGC) and error feedback.
-        .target(name: "Codecs", swiftSettings: optimize),
+        .target(name: "Codecs", dependencies: ["Topology"], swiftSettings: optimize),
         .target(name: "NeuralNet", dependencies: ["CBLAS", "Basics"], swiftSettings: optimize),
         .target(name: "Datasets", dependencies: ["CZlib", "Basics"], swiftSettings: optimize),
         .target(name: "Collectives", dependencies: ["CMPI", "CReduction", "Topology", "Codecs"], swiftSettings: optimize),
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "Topology", "CReduction", "Codecs", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
-        .testTarget(name: "CodecsTests", dependencies: ["Codecs"]),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "Topology"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Metrics", "Topology", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Basics", "NeuralNet", "Topology", "Metrics", "TestSupport"]),
     ]

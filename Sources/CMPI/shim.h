@@ -10,6 +10,7 @@ static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
 static inline MPI_Datatype cmpi_uint8(void) { return MPI_UINT8_T; }
 static inline MPI_Datatype cmpi_uint16(void) { return MPI_UINT16_T; }
 static inline MPI_Datatype cmpi_int32(void) { return MPI_INT32_T; }
+static inline MPI_Datatype cmpi_uint32(void) { return MPI_UINT32_T; }
 static inline MPI_Datatype cmpi_uint64(void) { return MPI_UINT64_T; }
 static inline MPI_Op cmpi_sum(void) { return MPI_SUM; }
 static inline MPI_Op cmpi_max(void) { return MPI_MAX; }

@@ -4,12 +4,14 @@
 // rank that quantises the same values sends the same bytes, and the bias nearest rounding
 // would add is taken back by error feedback (the residual x - q s goes into the next step).
 
+import Topology
+
 /// Per-chunk int8 quantisation.
 public struct Int8Quantizer: Sendable {
     /// Elements sharing one scale.
     public let chunkElements: Int
 
-    public init(chunkElements: Int = 4096) {
+    public init(chunkElements: Int = GradientCodec.int8ChunkElements) {
         precondition(chunkElements > 0)
         self.chunkElements = chunkElements
     }

@@ -4,6 +4,7 @@
 // rest as a residual that later steps add to (error feedback). Momentum correction
 // accumulates the velocity, not the gradient, and momentum factor masking clears the
 // velocity where an entry was sent, so momentum does not push a sent entry twice.
+import Topology
 
 /// Which entries a rank sends: the `count(for:)` largest magnitudes, ties to the lower
 /// index, reported in ascending index order. Deterministic for given values.
@@ -17,27 +18,32 @@ public struct TopKSelector: Sendable {
     }
 
     /// Entries sent out of `n`: ceil(fraction n), at least 1 (none of none).
-    public func count(for n: Int) -> Int {
-        n == 0 ? 0 : max(1, min(n, Int((fraction * Double(n)).rounded(.up))))
-    }
+    public func count(for n: Int) -> Int { GradientCodec.topkEntries(n, fraction: fraction) }
 
     /// Bytes of one rank's message for `n` entries: a 4-byte index and a 4-byte value each.
     public func encodedBytes(_ n: Int) -> Int { 8 * count(for: n) }
 
     /// Indices of the entries to send, ascending. NaN counts as magnitude 0.
     public func select(_ values: UnsafeBufferPointer<Float>) -> [Int32] {
+        var scratch: [Float] = [], out: [Int32] = []
+        select(values, scratch: &scratch, into: &out)
+        return out
+    }
+
+    /// The same, into `out`, with `scratch` for the magnitudes: both keep their capacity,
+    /// so a hook that holds them allocates nothing once they have grown.
+    public func select(_ values: UnsafeBufferPointer<Float>, scratch magnitudes: inout [Float], into out: inout [Int32]) {
         let n = values.count, k = count(for: n)
-        guard k > 0 else { return [] }
-        if k == n { return (0..<n).map { Int32($0) } }
-        var magnitudes = [Float](repeating: 0, count: n)
-        for i in 0..<n { magnitudes[i] = values[i].isNaN ? 0 : abs(values[i]) }
+        out.removeAll(keepingCapacity: true)
+        guard k > 0 else { return }
+        if k == n { for i in 0..<n { out.append(Int32(i)) }; return }
+        magnitudes.removeAll(keepingCapacity: true)
+        for i in 0..<n { magnitudes.append(values[i].isNaN ? 0 : abs(values[i])) }
         let threshold = Self.kthLargest(&magnitudes, k)
         // Every magnitude above the threshold, then ties at it from the lowest index.
         var above = 0
         for i in 0..<n where !values[i].isNaN && abs(values[i]) > threshold { above += 1 }
         var ties = k - above
-        var out: [Int32] = []
-        out.reserveCapacity(k)
         for i in 0..<n {
             let m = values[i].isNaN ? 0 : abs(values[i])
             if m > threshold || (m == threshold && ties > 0) {
@@ -45,7 +51,6 @@ public struct TopKSelector: Sendable {
                 out.append(Int32(i))
             }
         }
-        return out
     }
 
     /// The k-th largest element (1-based) by quickselect (median-of-three pivot); reorders `a`.
@@ -85,6 +90,14 @@ public final class DGCState {
     /// of v, return them as (indices, values), and clear them in v and u (masking).
     /// Afterwards sent + v equals the v before clearing, exactly.
     public func step(gradient: UnsafeBufferPointer<Float>, offset: Int, selector: TopKSelector) -> (indices: [Int32], values: [Float]) {
+        var scratch: [Float] = [], indices: [Int32] = [], values: [Float] = []
+        step(gradient: gradient, offset: offset, selector: selector, scratch: &scratch, indices: &indices, values: &values)
+        return (indices, values)
+    }
+
+    /// The same into caller-held arrays (they keep their capacity).
+    public func step(gradient: UnsafeBufferPointer<Float>, offset: Int, selector: TopKSelector,
+                     scratch: inout [Float], indices: inout [Int32], values: inout [Float]) {
         let u = velocity.slice(offset: offset, count: gradient.count)
         let v = residual.slice(offset: offset, count: gradient.count)
         for i in 0..<gradient.count {
@@ -95,14 +108,13 @@ public final class DGCState {
                 v[i] += gradient[i]
             }
         }
-        let indices = selector.select(UnsafeBufferPointer(v))
-        var values = [Float](repeating: 0, count: indices.count)
-        for (j, i) in indices.enumerated() {
-            values[j] = v[Int(i)]
+        selector.select(UnsafeBufferPointer(v), scratch: &scratch, into: &indices)
+        values.removeAll(keepingCapacity: true)
+        for i in indices {
+            values.append(v[Int(i)])
             v[Int(i)] = 0
             u[Int(i)] = 0
         }
-        return (indices, values)
     }
 
     /// DGC's warm-up of the fraction: 25% in the first epoch, then a quarter of the

@@ -34,6 +34,27 @@ public protocol BucketHook: AnyObject {
     /// Its name (`identity` for the default): ranks compare it at startup.
     var name: String { get }
     func reduce(_ bucket: GradientBucket, with allreduce: GradientAllreduce, on comm: Communicator) throws
+    /// What the hook carries from step to step (error-feedback residuals, PowerSGD's Q):
+    /// checkpoints store it and a resume restores it, so a resumed run stays exact.
+    var state: [HookState] { get }
+    /// Called before each iteration's first bucket, with the iteration and its epoch
+    /// (DGC's warm-up of the top-k fraction is per epoch).
+    func beginIteration(_ iteration: Int, epoch: Int)
+}
+
+extension BucketHook {
+    public var state: [HookState] { [] }
+    public func beginIteration(_ iteration: Int, epoch: Int) {}
+}
+
+/// One named float buffer of a hook's state, in a fixed layout (the same on every rank).
+public struct HookState {
+    public let name: String
+    public let values: UnsafeMutableBufferPointer<Float>
+    public init(name: String, values: UnsafeMutableBufferPointer<Float>) {
+        self.name = name
+        self.values = values
+    }
 }
 
 /// The default hook: the Float32 values through the allreduce, unchanged.

@@ -26,6 +26,32 @@ extension Communicator {
         }
     }
 
+    /// MPI_Scatter: rank r receives `mine.count` floats from `all[r * mine.count ...]` on
+    /// `root` (`all` is read on root only; every rank passes the same `mine.count`), in
+    /// pieces of at most `maxMessageBytes` per rank.
+    public func scatter(_ all: UnsafeBufferPointer<Float>?, into mine: UnsafeMutableBufferPointer<Float>, root: Int) throws {
+        try checkPeer(root, "scatter")
+        let n = mine.count
+        if rank == root, (all?.count ?? -1) != n * size { throw usageError("scatter", "root passed \(all?.count ?? 0) floats for \(size) ranks of \(n)") }
+        let piece = max(1, maxMessageBytes / 4)
+        var offset = 0
+        // Through a staging buffer on root: MPI_Scatter reads rank r's piece at r x length.
+        var staging = [Float](repeating: 0, count: rank == root ? min(piece, n) * size : 0)
+        while offset < n {
+            let length = min(piece, n - offset)
+            if rank == root, let all {
+                for r in 0..<size { for i in 0..<length { staging[r * length + i] = all[r * n + offset + i] } }
+            }
+            try staging.withUnsafeBufferPointer { send in
+                try Watchdog.shared.watch("MPI_Scatter", rank == root ? .everyRank : .one(root)) {
+                    try mpiCheck(MPI_Scatter(send.baseAddress, Int32(length), cmpi_float(), mine.baseAddress.map { $0 + offset },
+                                             Int32(length), cmpi_float(), Int32(root), world), "MPI_Scatter(root \(root))")
+                }
+            }
+            offset += length
+        }
+    }
+
     /// Broadcasts a byte array of any length from `root`: on return every rank's
     /// `bytes` equals root's (the length travels first).
     public func broadcast(bytes: inout [UInt8], root: Int) throws {

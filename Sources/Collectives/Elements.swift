@@ -13,5 +13,6 @@ extension Float: MPIElement { public static var mpiDatatype: MPI_Datatype { cmpi
 extension Float16: MPIElement { public static var mpiDatatype: MPI_Datatype { cmpi_uint16() } }
 extension UInt16: MPIElement { public static var mpiDatatype: MPI_Datatype { cmpi_uint16() } }
 extension UInt8: MPIElement { public static var mpiDatatype: MPI_Datatype { cmpi_uint8() } }
+extension UInt32: MPIElement { public static var mpiDatatype: MPI_Datatype { cmpi_uint32() } }
 extension Int32: MPIElement { public static var mpiDatatype: MPI_Datatype { cmpi_int32() } }
 extension BFloat16: MPIElement { public static var mpiDatatype: MPI_Datatype { cmpi_uint16() } }

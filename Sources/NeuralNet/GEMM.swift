@@ -25,7 +25,7 @@ public var blasThreads: Int { Int(openblas_get_num_threads()) }
 
 /// Row-major C = alpha * op(A) * op(B) + beta * C.
 @inline(__always)
-func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     let start = GEMMProfile.enabled ? monotonicSeconds() : 0

@@ -1,4 +1,5 @@
 import Basics
+import Collectives
 import Foundation
 import NeuralNet
 
@@ -53,16 +54,21 @@ enum Checkpoints {
         return d
     }
 
+    /// The header's `hookState` entries for a hook's state: `name[count]`.
+    static func entries(_ state: [HookState]) -> [String] { state.map { "\($0.name)[\($0.values.count)]" } }
+
     static func write(store: ParameterStore, momentum: UnsafeMutableBufferPointer<Float>, iteration: Int,
-                      options: TrainingOptions, modelName: String, ranks: Int, dir: String, keep: Int) throws {
+                      options: TrainingOptions, modelName: String, ranks: Int, dir: String, keep: Int,
+                      hookState: [String] = [], hookValues: [[Float]] = []) throws {
         try Trainer.checkFinite(store, momentum: momentum, iteration: iteration, writing: path(dir, iteration: iteration))
         var header = WeightFile.Header(model: modelName, count: store.count,
                                        tensors: WeightFile.tensorList(of: store), iteration: iteration,
                                        options: encodeOptions(options),
                                        fingerprint: String(fnv1a(Array(encodeOptions(options).utf8)), radix: 16))
-        header.ranks = ranks  // informational: a resume names it, nothing checks it
+        header.ranks = ranks  // a resume names it; it must match only when hook state is stored
+        if !hookState.isEmpty { header.hookState = hookState }
         FaultInjection.beforeCheckpoint(iteration: iteration)
-        try WeightFile(header: header, values: Array(store.values), momentum: Array(momentum))
+        try WeightFile(header: header, values: Array(store.values), momentum: Array(momentum), hookState: hookValues)
             .write(to: path(dir, iteration: iteration))
         // Only this run's past: never the checkpoint just written, never one of a later iteration.
         let all = list(dir).filter { $0.iteration <= iteration }
@@ -93,9 +99,10 @@ enum Checkpoints {
     /// folder and, when that one is unreadable, corrupt or truncated, names the newest valid
     /// one before it; `latest-valid` resumes from that one.
     static func load(_ spec: String, options: TrainingOptions, parameterCount: Int, tensors: [String],
-                     modelName: String) throws -> Resume {
+                     modelName: String, hookState: [String] = [], ranks: Int = 1) throws -> Resume {
         func fits(_ file: WeightFile, _ path: String) throws -> Resume {
-            try check(file, path: path, options: options, parameterCount: parameterCount, tensors: tensors, modelName: modelName)
+            try check(file, path: path, options: options, parameterCount: parameterCount, tensors: tensors, modelName: modelName,
+                      hookState: hookState, ranks: ranks)
         }
         guard spec == "latest" || spec == "latest-valid" else { return try fits(WeightFile.read(from: spec), spec) }
         guard let dir = options.outputDirectory else { throw TrainingError.badInput("--resume \(spec) needs --output") }
@@ -121,7 +128,7 @@ enum Checkpoints {
 
     /// Holds a checkpoint that read intact to this run: optimizer state, model and tensors, options, iteration.
     static func check(_ file: WeightFile, path: String, options: TrainingOptions, parameterCount: Int, tensors: [String],
-                      modelName: String) throws -> Resume {
+                      modelName: String, hookState: [String] = [], ranks: Int = 1) throws -> Resume {
         func bad(_ s: String) -> TrainingError { .badInput("\(path): \(s)") }
         guard file.momentum != nil, let saved = file.header.options else {
             throw bad("a weight file, not a checkpoint (no optimizer state)")
@@ -160,6 +167,17 @@ enum Checkpoints {
             }
             let hint = differing.contains("iterations") ? " (--extend allows a larger --iterations, nothing else)" : ""
             throw bad("written with different options (\(differing.joined(separator: ", "))); resume with the same options\(hint)")
+        }
+        // A compressed run's residuals belong to its ranks: they resume only on as many.
+        if (file.header.hookState ?? []) != hookState {
+            if hookState.isEmpty || file.header.hookState == nil {
+                throw bad(hookState.isEmpty ? "holds gradient-codec state (\(file.header.hookState!.joined(separator: ", "))) this run has no use for"
+                                            : "holds no gradient-codec state; this run's codec needs \(hookState.joined(separator: ", "))")
+            }
+            throw bad("its gradient-codec state (\(file.header.hookState!.joined(separator: ", "))) differs from this run's (\(hookState.joined(separator: ", ")))")
+        }
+        if !hookState.isEmpty, let written = file.header.ranks, written != ranks {
+            throw bad("holds the error-feedback state of \(written) ranks (one residual per rank); resume it with \(written) ranks, this run has \(ranks)")
         }
         guard file.header.iteration < options.iterations else {
             throw bad("already at iteration \(file.header.iteration) of \(options.iterations); nothing to resume (to train further: a larger --iterations with --extend)")

@@ -235,10 +235,14 @@ final class CheckpointObserver: TrainingObserver {
             try trainer.checkFinite(iteration: iterations, writing: Checkpoints.path(dir, iteration: iterations))
         }
         let t = trainer
-        if t.isRoot, let dir = t.options.outputDirectory {
-            try Checkpoints.write(store: t.replica.store, momentum: t.optimizer.velocity, iteration: iterations,
-                                  options: t.options, modelName: t.replica.modelName, ranks: t.comm.size, dir: dir,
-                                  keep: t.options.keepCheckpoints)
+        if let dir = t.options.outputDirectory {
+            let hookValues = try t.gatheredHookState()  // on every rank: a gather
+            if t.isRoot {
+                try Checkpoints.write(store: t.replica.store, momentum: t.optimizer.velocity, iteration: iterations,
+                                      options: t.options, modelName: t.replica.modelName, ranks: t.comm.size, dir: dir,
+                                      keep: t.options.keepCheckpoints, hookState: Checkpoints.entries(t.exchange.hook.state),
+                                      hookValues: hookValues)
+            }
         }
         t.tracer?.record(.checkpoint, from: t0, to: monotonicSeconds(), iteration: iterations - 1)
     }

@@ -12,24 +12,6 @@ public enum DatasetKind: String, CaseIterable, Codable {
 
 public enum LRPolicyName: String, CaseIterable, Codable { case poly, fixed, step }
 
-/// How gradients travel (`--compression`): float32, or 16-bit values on the ring summed
-/// in float32 at every hop.
-public enum GradientCompression: String, CaseIterable, Codable {
-    case none, fp16, bf16
-
-    /// The wire format (nil: float32).
-    public var format: HalfFormat? {
-        switch self { case .none: return nil; case .fp16: return .fp16; case .bf16: return .bf16 }
-    }
-    public var summary: String {
-        switch self {
-        case .none: return "float32, 4 bytes an element"
-        case .fp16: return "IEEE half: 2 bytes an element, 11 significant bits, largest 65504"
-        case .bf16: return "bfloat16: 2 bytes an element, 8 significant bits, float32's range"
-        }
-    }
-}
-
 /// Everything that defines a training run. Ranks compare a hash of each option at
 /// startup (`agreementFields`), so two ranks started with different options refuse to
 /// train together, and are told which.
@@ -95,8 +77,8 @@ public struct TrainingOptions: Codable, Equatable {
     public var trace: String?
     /// Gradient bucket size in MB for overlapping the exchange with backward (0: one exchange after backward).
     public var bucketMB: Double = 0
-    /// 16-bit gradients on the wire (nil: float32). Optional, so checkpoints written before it load.
-    public var compression: GradientCompression?
+    /// How gradients travel (`--compression`; nil: float32). Optional, so checkpoints written before it load.
+    public var compression: GradientCodec?
     /// Replay a measured single-worker timeline instead of computing (the scaling lab).
     public var replay: ReplaySettings?
     /// A network interface (eth0) whose kernel byte counters each rank reads at the start of
@@ -187,10 +169,7 @@ public struct TrainingOptions: Codable, Equatable {
         if logEvery <= 0 { throw bad("--log-every must be positive, got \(logEvery)") }
         if evalEvery < 0 { throw bad("--eval-every must be >= 0, got \(evalEvery)") }
         if !(bucketMB >= 0) || !bucketMB.isFinite { throw bad("--bucket-mb must be >= 0, got \(bucketMB)") }
-        if let c = compression, c != .none, allreduce != .ring {
-            throw bad("--compression \(c.rawValue) runs on --allreduce ring only (\(allreduce.rawValue): "
-                      + (allreduce == .mpi ? "MPI_Allreduce cannot add 16-bit floats" : "not implemented yet") + ")")
-        }
+        if let c = compression, let why = c.refusal(with: allreduce) { throw bad(why) }
         if !(timeout >= 1) || !timeout.isFinite { throw bad("--timeout must be at least 1 second, got \(timeout)") }
         if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
         if keepCheckpoints < 0 { throw bad("--keep-checkpoints must be >= 0, got \(keepCheckpoints)") }
@@ -314,5 +293,34 @@ public struct TrainingOptions: Codable, Equatable {
             }
         }
         return out
+    }
+}
+
+extension GradientCodec {
+    /// One line on what each codec is, for `--help`.
+    public static let summaries: [(name: String, summary: String)] = [
+        ("none", "float32, 4 bytes an element"),
+        ("fp16", "IEEE half, 2 bytes an element, summed in float32 at every hop; ring or tree"),
+        ("bf16", "bfloat16, 2 bytes an element, float32's range; ring or tree"),
+        ("int8", "1 byte an element and a float32 scale per \(int8ChunkElements), nearest rounding, error feedback; ring or tree"),
+        ("topk:FRACTION", "the largest FRACTION of each bucket as (index, value) pairs by a ring allgather, error feedback, DGC's momentum correction and warm-up; ring"),
+        ("powersgd:RANK", "each weight matrix as P Q^T of this rank (DDP's PowerSGD: error feedback, warm start, vectors uncompressed) through any allreduce"),
+    ]
+
+    /// Why this codec cannot run with `algorithm` (nil: it can).
+    public func refusal(with algorithm: AllreduceAlgorithm) -> String? {
+        let flag = "--compression \(self) with --allreduce \(algorithm.rawValue)"
+        switch (self, algorithm) {
+        case (.none, _), (.powersgd, _), (.fp16, .ring), (.fp16, .tree), (.bf16, .ring), (.bf16, .tree), (.int8, .ring), (.int8, .tree), (.topk, .ring):
+            return nil
+        case (.topk, _):
+            return "\(flag): top-k gathers (index, value) pairs around the ring whatever the allreduce; use --allreduce ring"
+        case (_, .mpi):
+            return "\(flag): MPI_Allreduce adds float32 only, it cannot add encoded values in float32 at each hop; use ring or tree"
+        case (_, .ps):
+            return "\(flag): the parameter server sends float32 only (an encoded server is not implemented); use ring or tree"
+        default:
+            return "\(flag): not supported"
+        }
     }
 }

@@ -85,6 +85,7 @@ public final class Trainer {
         var replayed: ComputeReplay?
         var memory: String?
         var folder: OutputFolder?
+        var madeHook: BucketHook?
         do {
             try requested.check(ranks: p)
             // Before anything large is allocated: the data (synthetic: its size is known) and the replica.
@@ -97,6 +98,8 @@ public final class Trainer {
             try resolved.check(trainingImages: loaded.train?.count)
             built = Replica(options: resolved, localBatch: resolved.batchSize / p, rank: communicator.rank,
                             layoutOnly: resolved.replay != nil)
+            madeHook = hook ?? Compression.hook(resolved.compression, algorithm: resolved.allreduce, store: built!.store,
+                                                momentum: resolved.momentum, iterations: resolved.iterations)
             if let settings = resolved.replay {
                 replayed = try ComputeReplay(settings: settings, options: resolved, network: built!.network!,
                                              localBatch: resolved.batchSize / p)
@@ -110,7 +113,8 @@ public final class Trainer {
             }
             if communicator.rank == 0, let spec = resolved.resume {
                 checkpoint = try Checkpoints.load(spec, options: resolved, parameterCount: built!.store.count,
-                                                  tensors: WeightFile.tensorList(of: built!.store), modelName: built!.modelName)
+                                                  tensors: WeightFile.tensorList(of: built!.store), modelName: built!.modelName,
+                                                  hookState: Checkpoints.entries(madeHook!.state), ranks: p)
             }
             writer = try folder?.prepare(resumeIteration: checkpoint?.file.header.iteration, overwrite: resolved.overwrite)
             if communicator.rank == 0, let path = resolved.trace { try Trainer.checkWritable(path, flag: "--trace") }
@@ -125,8 +129,8 @@ public final class Trainer {
         outputFolder = folder
         replay = replayed
         linkCounters = resolved.linkCounters.map(LinkCounters.init(interface:))
-        // A test hook replaces the default; --compression picks the 16-bit ring.
-        let exchangeHook: BucketHook = hook ?? resolved.compression?.format.map { HalfRingHook(format: $0) } ?? IdentityHook()
+        // A test hook replaces the default; --compression picks the codec's hook.
+        let exchangeHook = madeHook ?? IdentityHook()
         try Trainer.agree(options: resolved, data: (train?.contentHash ?? 0, test?.contentHash ?? 0), hook: exchangeHook.name,
                           replay: replayed?.fingerprint ?? 0, error: startupError, comm: communicator)
 
@@ -134,7 +138,8 @@ public final class Trainer {
         self.replica = replica
         let multiplier = Float(resolved.classifierLRMult)
         // Replayed compute updates nothing: no momentum buffer (244 MB for AlexNet, per rank).
-        optimizer = SGD(parameterCount: replay == nil ? replica.store.count : 0, momentum: Float(resolved.momentum),
+        optimizer = SGD(parameterCount: replay == nil ? replica.store.count : 0,
+                        momentum: Float(Compression.optimizerMomentum(resolved.compression, momentum: resolved.momentum)),
                         weightDecay: Float(resolved.weightDecay),
                         rateMultipliers: replay == nil ? replica.classifierRange.map { [($0, multiplier)] } ?? [] : [])
         let bucketBytes = GradientBuckets.bytes(megabytes: resolved.bucketMB)
@@ -168,6 +173,27 @@ public final class Trainer {
         try comm.broadcast(bytes: &position, root: 0)
         startIteration = Int(position.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
         try comm.broadcast(optimizer.velocity, root: 0)
+        // Each rank's own residuals (they differ by rank), from the checkpoint's rank-major copy.
+        for (i, s) in exchange.hook.state.enumerated() {
+            if let c = checkpoint {
+                try c.hookState[i].withUnsafeBufferPointer { try comm.scatter($0, into: s.values, root: 0) }
+            } else {
+                try comm.scatter(nil, into: s.values, root: 0)
+            }
+        }
+    }
+
+    /// Every rank's hook state gathered on rank 0 for a checkpoint, rank-major per entry
+    /// (empty on the other ranks). Called on every rank.
+    func gatheredHookState() throws -> [[Float]] {
+        var out: [[Float]] = []
+        for s in exchange.hook.state {
+            let gathered = try comm.gatherBytes(Array(UnsafeRawBufferPointer(s.values)), root: 0)
+            if let gathered {
+                out.append(gathered.flatMap { bytes in bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } })
+            }
+        }
+        return out
     }
 
     /// The training and test sets of the run; none for a model that does not compute.

@@ -96,6 +96,7 @@ extension Trainer {
         FaultInjection.beforeAllreduce(rank: comm.rank, iteration: iteration)
         let link = linkCounters?.read()
         exchange.beginIteration(prefix: replay?.isWarmup(iteration) == true ? ComputeReplay.warmupElements(ranks: comm.size) : nil)
+        exchange.hook.beginIteration(iteration, epoch: schedule.map { iteration / max(1, $0.stepsPerEpoch) } ?? 0)
         let result: Replica.StepResult
         if let replay {
             let forwardEnd = replay.forwardBackward(iteration: iteration) { [exchange] in exchange.layerDone($0) }

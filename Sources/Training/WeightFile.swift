@@ -7,7 +7,8 @@ import NeuralNet
 /// the order of the flat parameter buffer, and an FNV-1a checksum of everything
 /// before it (docs/formats.md).
 ///
-///     magic "SQZWGT01" | u64 header length | header JSON | f32 x count [| f32 x count momentum] | u64 checksum
+///     magic "SQZWGT01" | u64 header length | header JSON | f32 x count [| f32 x count momentum]
+///         [| per hookState entry "name[n]": f32 x n for rank 0, then rank 1, ... (ranks)] | u64 checksum
 ///
 /// Written to a temporary file in the same folder, flushed, then renamed, so a
 /// crash never leaves a half-written file under the final name.
@@ -22,8 +23,12 @@ public struct WeightFile: Equatable {
         /// Checkpoints only: the run's options (JSON) and their fingerprint.
         public var options: String?
         public var fingerprint: String?
-        /// Checkpoints only: the ranks that wrote it (a resume may run on another count).
+        /// Checkpoints only: the ranks that wrote it (a resume may run on another count,
+        /// unless `hookState` is present).
         public var ranks: Int?
+        /// Checkpoints of a compressed run: the gradient hook's per-rank state (error-feedback
+        /// residuals, DGC's velocity, PowerSGD's Q), `name[n]` each, stored for every rank.
+        public var hookState: [String]?
 
         public init(model: String, count: Int, tensors: [String], iteration: Int,
                     hasMomentum: Bool? = nil, options: String? = nil, fingerprint: String? = nil) {
@@ -36,14 +41,18 @@ public struct WeightFile: Equatable {
     public var header: Header
     public var values: [Float]
     public var momentum: [Float]?
+    /// One array per `header.hookState` entry: n floats of rank 0, then of rank 1, ...
+    public var hookState: [[Float]]
 
-    public init(header: Header, values: [Float], momentum: [Float]? = nil) {
+    public init(header: Header, values: [Float], momentum: [Float]? = nil, hookState: [[Float]] = []) {
         precondition(values.count == header.count && (momentum == nil || momentum!.count == header.count))
+        precondition(hookState.count == (header.hookState?.count ?? 0))
         var h = header
         h.hasMomentum = momentum == nil ? nil : true
         self.header = h
         self.values = values
         self.momentum = momentum
+        self.hookState = hookState
     }
 
     public func encoded() throws -> Data {
@@ -56,6 +65,7 @@ public struct WeightFile: Equatable {
         // The machines this targets are little-endian: the raw Float bytes are the file's bytes.
         values.withUnsafeBytes { data.append(contentsOf: $0) }
         momentum?.withUnsafeBytes { data.append(contentsOf: $0) }
+        for state in hookState { state.withUnsafeBytes { data.append(contentsOf: $0) } }
         data.appendLittleEndian(fnv1a(data))
         return data
     }
@@ -146,24 +156,44 @@ public struct WeightFile: Equatable {
         let sections = header.hasMomentum == true ? 2 : 1
         let start = 16 + headerLength
         let (sectionBytes, o1) = header.count.multipliedReportingOverflow(by: 4 * sections)
-        let (end, o2) = start.addingReportingOverflow(sectionBytes)
+        // The hook's state: ranks x n floats per entry, summed overflow-safe.
+        var stateCounts: [Int] = [], stateFloats = 0
+        if let entries = header.hookState {
+            guard let ranks = header.ranks else { throw bad("corrupt header (hook state without the ranks that wrote it)") }
+            for (i, entry) in entries.enumerated() {
+                guard let n = elementCount(of: entry) else { throw bad("corrupt header (hook state \(i), \(shown(String(entry.prefix(80)))), is not name[n])") }
+                let (all, p) = n.multipliedReportingOverflow(by: ranks)
+                let (total, q) = stateFloats.addingReportingOverflow(all)
+                guard !p && !q else { throw bad("corrupt header (hook state sizes overflow)") }
+                stateCounts.append(all)
+                stateFloats = total
+            }
+        }
+        let (stateBytes, o4) = stateFloats.multipliedReportingOverflow(by: 4)
+        let (end0, o2) = start.addingReportingOverflow(sectionBytes)
+        let (end, o5) = end0.addingReportingOverflow(stateBytes)
         let (expected, o3) = end.addingReportingOverflow(8)
-        guard !(o1 || o2 || o3) else { throw bad("corrupt header (parameter count \(header.count) is larger than any file)") }
+        guard !(o1 || o2 || o3 || o4 || o5) else { throw bad("corrupt header (parameter count \(header.count) is larger than any file)") }
         guard data.count == expected else {
             let what = data.count < expected ? "truncated" : "padded: \(data.count - expected) bytes too many"
             throw bad("\(data.count) bytes, expected \(expected) for \(header.count) parameters (\(what))")
         }
         let stored = bytes.loadLittleEndian(UInt64.self, at: expected - 8)
         guard fnv1a(bytes[0..<(expected - 8)]) == stored else { throw bad("checksum mismatch (corrupt file)") }
-        func section(_ k: Int) -> [Float] {
-            var out = [Float](repeating: 0, count: header.count)
-            let from = start + k * header.count * 4
+        func floats(at from: Int, _ n: Int) -> [Float] {
+            var out = [Float](repeating: 0, count: n)
             out.withUnsafeMutableBytes { dst in bytes.withUnsafeBytes { src in
-                dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[from..<(from + header.count * 4)]))
+                dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[from..<(from + n * 4)]))
             } }
             return out
         }
-        return WeightFile(header: header, values: section(0), momentum: sections == 2 ? section(1) : nil)
+        func section(_ k: Int) -> [Float] { floats(at: start + k * header.count * 4, header.count) }
+        var state: [[Float]] = [], at = end0
+        for n in stateCounts {
+            state.append(floats(at: at, n))
+            at += 4 * n
+        }
+        return WeightFile(header: header, values: section(0), momentum: sections == 2 ? section(1) : nil, hookState: state)
     }
 }
 

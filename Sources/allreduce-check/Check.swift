@@ -50,6 +50,10 @@ struct CheckResult {
     var maxAbsError = 0.0
     var maxRelError = 0.0
     var maxAbsDiffVsMPI: Double?
+    /// The largest sum of |x| over ranks of one element (the int8 bound's scale).
+    var maxMagnitude = 0.0
+    /// Error feedback: max over elements of |result + sum of residuals - sum| / sum of |x|.
+    var maxConservationError: Double?
     var identicalAcrossRanks = true
     var identicalAcrossCalls = true
     /// Per rank: bytes sent, bytes received, messages sent, messages received (one call).
@@ -88,6 +92,14 @@ func check(_ algorithm: AllreduceAlgorithm, mode: DataMode, workspace: Workspace
             firstHash = hash
             result.resultHash = hash
             try checkValues(&result, workspace: workspace, hash: hash, comm: comm)
+            if let hooked = reducer as? HookedAllreduce, let residual = hooked.hook.state.first?.values {
+                let all = UnsafeMutableBufferPointer<Float>.allocate(capacity: residual.count)
+                defer { all.deallocate() }
+                _ = all.initialize(from: residual)
+                try comm.nativeAllreduceSum(all)
+                let e = referenceErrors(workspace.buffer, mode: mode, ranks: comm.size, adding: UnsafeBufferPointer(all))
+                result.maxConservationError = try comm.allreduceMax(e.rel)
+            }
         } else if hash != firstHash {
             result.identicalAcrossCalls = false
         }
@@ -133,6 +145,7 @@ private func checkValues(_ result: inout CheckResult, workspace: Workspace, hash
     let errors = referenceErrors(workspace.buffer, mode: result.mode, ranks: comm.size)
     result.maxAbsError = try comm.allreduceMax(errors.abs)
     result.maxRelError = try comm.allreduceMax(errors.rel)
+    result.maxMagnitude = try comm.allreduceMax(errors.magnitude)
     if let native = workspace.nativeResult {
         result.maxAbsDiffVsMPI = try comm.allreduceMax(maxAbsDifference(workspace.buffer, native))
     }
@@ -145,7 +158,9 @@ private func judge(_ result: inout CheckResult, countersVary: Bool, comm: Commun
     let name = "\(result.algorithm.rawValue) \(result.mode.rawValue)"
     let p = comm.size
     // Recursive float summation of p terms: |error| <= (p - 1) u sum|x|, u = 2^-24. With a
-    // 16-bit codec each of the p - 1 hops and the final rounding add one unit of the format.
+    // 16-bit codec each of the p - 1 hops and the final rounding add one unit of the format;
+    // int8's unit is relative to its chunk's largest value, so its bound is on the absolute
+    // error: p encodings of at most (largest sum of |x|) / 254 each.
     let unit = options.codec.map { $0 == .fp16 ? 0x1p-11 : 0x1p-8 } ?? 0x1p-24
     let bound = Double(p) * unit * (options.codec == nil ? 1 : 1.01)
     switch result.mode {
@@ -154,10 +169,20 @@ private func judge(_ result: inout CheckResult, countersVary: Bool, comm: Commun
         if let d = result.maxAbsDiffVsMPI, d != 0 {
             result.failures.append("\(name): differs from MPI_Allreduce by \(d)")
         }
+    case .random where options.codec == .int8:
+        let absBound = Double(p) * result.maxMagnitude / 254 * 1.01
+        if !(result.maxAbsError <= absBound) {
+            result.failures.append("\(name): max_abs_error \(result.maxAbsError) > \(absBound)")
+        }
     case .random:
         if !(result.maxRelError <= bound) {
             result.failures.append("\(name): max_rel_error \(result.maxRelError) > \(bound)")
         }
+    }
+    // Error feedback: what the result lacks is in the residuals, to float32 rounding of
+    // the p additions and of the residuals' own sum.
+    if let c = result.maxConservationError, !(c <= 4 * Double(p) * 0x1p-24) {
+        result.failures.append("\(name): result + residuals differs from the sum by \(c) of sum|x| (> \(4 * Double(p)) x 2^-24)")
     }
     let mustBeIdentical = result.algorithm.resultIsIdenticalByConstruction || result.mode == .exact || options.codec != nil
     if mustBeIdentical && !result.identicalAcrossRanks {
@@ -169,8 +194,8 @@ private func judge(_ result: inout CheckResult, countersVary: Bool, comm: Commun
     if countersVary { result.failures.append("\(name): counted traffic differs between calls") }
     guard result.algorithm.bytesAreCounted else { return }
     for r in 0..<p {
-        guard let expected = result.algorithm.countedBytes(rank: r, ranks: p, count: result.count,
-                                                           elementSize: options.codec == nil ? 4 : HalfFormat.elementBytes) else { continue }
+        let coded = options.codec?.traffic(result.algorithm, rank: r, ranks: p, count: result.count).map { (sent: $0.bytesSent, received: $0.bytesReceived) }
+        guard let expected = coded ?? result.algorithm.countedBytes(rank: r, ranks: p, count: result.count) else { continue }
         let sent = Int(result.perRank[r][0])
         let received = Int(result.perRank[r][1])
         if sent != expected.sent || received != expected.received {

@@ -23,8 +23,11 @@ struct Options {
     var ringSegmentElements: Int?
     /// Test hook: this rank perturbs its result after every call, so the checks must fail.
     var corruptRank: Int?
-    /// 16-bit values on the wire (the ring only): `HalfRingHook`.
-    var codec: HalfFormat?
+    /// Encoded values on the wire (ring or tree): `CodecRingHook`, `CodecTreeHook`.
+    var codec: GradientCodec?
+    /// With int8: keep error-feedback residuals (zeroed before each call) and check that
+    /// the result plus every rank's residual gives the sum back.
+    var errorFeedback = false
 
     static let usage = """
         usage: mpirun -np P allreduce-check [options]
@@ -42,8 +45,11 @@ struct Options {
           --interleave           after the checks, time the algorithms round-robin, K rounds with the
                                  order rotating each round, and report those medians (for comparisons)
           --json                 one JSON line per algorithm and mode on rank 0's stdout
-          --codec fp16|bf16      16-bit values on the wire, summed in float32 at every hop (ring only; random
-                                 data; error bound p x 2^-11 for fp16, p x 2^-8 for bf16, of the sum of |x|)
+          --codec fp16|bf16|int8 encoded values on the wire, summed in float32 at every hop (ring and tree;
+                                 random data); error bound per element: p x 2^-11 (fp16) or p x 2^-8 (bf16)
+                                 of its sum of |x|; int8: p x (the largest sum of |x|) / 254
+          --error-feedback       with int8: residuals kept (zeroed before each call); checks that the
+                                 result plus the residuals of all ranks equals the sum
           --corrupt-rank R       (for testing the checks) rank R perturbs its result; the run must fail
         Exits 1 on every rank if any check fails, 2 on a usage error.
         """
@@ -97,19 +103,23 @@ struct Options {
             case "--json": options.json = true
             case "--codec":
                 let name = try value(flag)
-                guard let format = HalfFormat(rawValue: name) else {
-                    throw UsageError(description: "--codec expects fp16 or bf16, got '\(name)'")
+                guard let codec = try? GradientCodec(parsing: name), [.fp16, .bf16, .int8].contains(codec) else {
+                    throw UsageError(description: "--codec expects fp16, bf16 or int8, got '\(name)'")
                 }
-                options.codec = format
+                options.codec = codec
+            case "--error-feedback": options.errorFeedback = true
             case "--help", "-h": return nil
             default: throw UsageError(description: "unknown option '\(flag)'")
             }
         }
         if options.codec != nil {
-            guard options.algorithms == [.ring] else {
-                throw UsageError(description: "--codec runs on the ring only: add --algorithms ring")
+            guard options.algorithms.allSatisfy({ $0 == .ring || $0 == .tree }) else {
+                throw UsageError(description: "--codec runs on the ring and the tree only: add --algorithms ring,tree")
             }
-            options.modes = [.random]  // the exact data's values are not 16-bit numbers
+            options.modes = [.random]  // the exact data's values are not encoded numbers
+        }
+        if options.errorFeedback && options.codec != .int8 {
+            throw UsageError(description: "--error-feedback needs --codec int8")
         }
         return options
     }
@@ -141,8 +151,12 @@ extension Options {
         let reducer = algorithm.make()
         (reducer as? TreeAllreduce)?.schedule = treeSchedule
         (reducer as? RingAllreduce)?.segmentElements = ringSegmentElements
-        if let codec { return HookedAllreduce(hook: HalfRingHook(format: codec), base: reducer) }
-        return reducer
+        guard let codec else { return reducer }
+        let element: ElementCodec = codec == .int8 ? Int8Quantizer() : (codec == .fp16 ? HalfFormat.fp16 : HalfFormat.bf16)
+        let feedback = errorFeedback ? count : nil
+        let hook: BucketHook = algorithm == .tree ? CodecTreeHook(codec: element, feedbackCount: feedback)
+                                                  : CodecRingHook(codec: element, feedbackCount: feedback)
+        return HookedAllreduce(hook: hook, base: reducer)
     }
 }
 
@@ -152,6 +166,7 @@ final class HookedAllreduce: GradientAllreduce {
     init(hook: BucketHook, base: GradientAllreduce) { self.hook = hook; self.base = base }
     var algorithm: AllreduceAlgorithm { base.algorithm }
     func allreduce(_ buffer: UnsafeMutableBufferPointer<Float>, on comm: Communicator) throws {
+        for s in hook.state { s.values.update(repeating: 0) }  // every call starts from no residual
         try hook.reduce(GradientBucket(index: 0, offset: 0, values: buffer), with: base, on: comm)
     }
 }

@@ -51,10 +51,12 @@ func fillInput(_ buffer: UnsafeMutableBufferPointer<Float>, mode: DataMode, rank
 /// Largest absolute and relative (to the sum of magnitudes) error of `result`
 /// against the sum over `ranks` ranks, recomputed here in rank order: in Int for
 /// exact mode (so the reference is the exact sum), in Double for random mode.
+/// `extra`: added to the result before comparing (the residuals of error feedback).
 func referenceErrors(_ result: UnsafeMutableBufferPointer<Float>, mode: DataMode,
-                     ranks: Int) -> (abs: Double, rel: Double) {
+                     ranks: Int, adding extra: UnsafeBufferPointer<Float>? = nil) -> (abs: Double, rel: Double, magnitude: Double) {
     var maxAbs = 0.0
     var maxRel = 0.0
+    var maxMagnitude = 0.0
     for i in 0..<result.count {
         var reference = 0.0
         var magnitude = 0.0
@@ -71,11 +73,12 @@ func referenceErrors(_ result: UnsafeMutableBufferPointer<Float>, mode: DataMode
                 magnitude += abs(x)
             }
         }
-        let error = abs(Double(result[i]) - reference)
+        let error = abs(Double(result[i]) + Double(extra?[i] ?? 0) - reference)
         maxAbs = max(maxAbs, error)
+        maxMagnitude = max(maxMagnitude, magnitude)
         if magnitude > 0 { maxRel = max(maxRel, error / magnitude) }
     }
-    return (maxAbs, maxRel)
+    return (maxAbs, maxRel, maxMagnitude)
 }
 
 /// FNV-1a over the bit patterns: equal hashes on all ranks = identical results.

@@ -14,7 +14,6 @@ extension ModelKind: ExpressibleByArgument {
 extension AllreduceAlgorithm: ExpressibleByArgument {}
 extension DatasetKind: ExpressibleByArgument {}
 extension LRPolicyName: ExpressibleByArgument {}
-extension GradientCompression: ExpressibleByArgument {}
 extension ConvInit: ExpressibleByArgument {}
 
 private let defaults = TrainingOptions.defaults
@@ -95,9 +94,9 @@ struct ExchangeOptions: ParsableArguments {
     @Option(help: "Exchange gradients in buckets of this many MB while backward runs (0: one exchange after backward).")
     var bucketMB: Double = defaults.bucketMB
 
-    @Option(help: ArgumentHelp("How gradients travel: \(GradientCompression.allCases.map { "\($0.rawValue) (\($0.summary))" }.joined(separator: "; ")). The 16-bit codecs are summed in float32 at every hop, give the same bits on every rank, and send half the bytes; with --allreduce ring only for now.",
-                               valueName: "codec"))
-    var compression: GradientCompression = .none
+    @Option(help: ArgumentHelp("How gradients travel: \(GradientCodec.summaries.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")). Every codec gives the same bits on every rank; bytes_sent in the metrics is what was sent, bytes_uncompressed what float32 would have sent.",
+                               valueName: "codec"), transform: { try GradientCodec(parsing: $0) })
+    var compression: GradientCodec = .none
 
     func apply(to o: inout TrainingOptions) {
         o.allreduce = allreduce; o.bucketMB = bucketMB; o.compression = compression == .none ? nil : compression

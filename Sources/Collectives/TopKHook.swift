@@ -1,0 +1,80 @@
+// Deep Gradient Compression's exchange (Lin et al., ICLR 2018): each rank sends only the
+// largest entries of its accumulated gradient, as (index, value) pairs, and keeps the
+// rest for later steps. Ranks pick different entries, so the pairs cannot be added on
+// the way as a ring or tree adds dense chunks: they are gathered, as DGC does, by an
+// allgather around the ring (every rank's pairs pass p - 1 hops), and every rank adds the
+// p sparse vectors in rank order. A sparse reduction tree would merge pairs on the way,
+// but its messages grow up the tree unpredictably; the allgather's bytes are exact and
+// known in advance: (p - 1) x 8k per rank, growing with the ranks.
+import Codecs
+import Topology
+
+/// Top-k with DGC's momentum correction, momentum factor masking and warm-up of the
+/// fraction (25%, 6.25%, ... per epoch down to the target). With momentum correction the
+/// hook holds the momentum, so the optimizer must run without (the trainer does that).
+public final class TopKHook: BucketHook {
+    public let target: Double
+    public let warmup: Bool
+    public let dgc: DGCState
+    /// The fraction of this iteration (set by `beginIteration`).
+    public private(set) var fraction: Double
+    private var scratch: [Float] = [], indices: [Int32] = [], picked: [Float] = []
+    private var blocks: [UInt32] = []
+    private let transfers = Transfers()
+    static let tag = 431
+
+    /// `count`: the gradient buffer's length; `momentum`: the optimizer's (0: plain top-k
+    /// with error feedback); `warmup`: DGC's fraction schedule over the first epochs.
+    public init(fraction: Double, count: Int, momentum: Float, warmup: Bool = true) {
+        target = fraction
+        self.warmup = warmup
+        dgc = DGCState(count: count, momentum: momentum)
+        self.fraction = warmup ? DGCState.warmupFraction(epoch: 0, target: fraction) : fraction
+    }
+
+    public var name: String { "topk-\(target)-m\(dgc.momentum)" + (warmup ? "-warmup" : "") }
+    public var state: [HookState] {
+        [HookState(name: "residual", values: dgc.residual.residual), HookState(name: "velocity", values: dgc.velocity.residual)]
+    }
+
+    public func beginIteration(_ iteration: Int, epoch: Int) {
+        fraction = warmup ? DGCState.warmupFraction(epoch: epoch, target: target) : target
+    }
+
+    public func reduce(_ bucket: GradientBucket, with allreduce: GradientAllreduce, on comm: Communicator) throws {
+        let values = bucket.values, n = values.count, p = comm.size, r = comm.rank
+        guard n > 0 else { return }
+        let selector = TopKSelector(fraction: fraction)
+        dgc.step(gradient: UnsafeBufferPointer(values), offset: bucket.offset, selector: selector,
+                 scratch: &scratch, indices: &indices, values: &picked)
+        let k = indices.count, block = 2 * k  // k indices, then k values' bits
+        if blocks.count < block * p { blocks = Array(repeating: 0, count: block * p) }
+        for j in 0..<k {
+            blocks[r * block + j] = UInt32(bitPattern: indices[j])
+            blocks[r * block + k + j] = picked[j].bitPattern
+        }
+        let left = (r + p - 1) % p, right = (r + 1) % p
+        try blocks.withUnsafeMutableBufferPointer { all in
+            func rankBlock(_ i: Int) -> UnsafeMutableBufferPointer<UInt32> {
+                let q = ((i % p) + p) % p
+                return UnsafeMutableBufferPointer(rebasing: all[(q * block)..<((q + 1) * block)])
+            }
+            for s in 0..<(p - 1) {
+                transfers.reset()
+                try comm.postReceive(into: rankBlock(r - s - 1), from: left, tag: Self.tag, in: transfers)
+                try comm.postSend(UnsafeBufferPointer(rankBlock(r - s)), to: right, tag: Self.tag, in: transfers)
+                try comm.waitAll(transfers)
+            }
+            // The sum of the p sparse vectors, added in rank order: the same bits everywhere.
+            for i in 0..<n { values[i] = 0 }
+            for q in 0..<p {
+                let b = rankBlock(q)
+                for j in 0..<k {
+                    let index = Int(Int32(bitPattern: b[j]))
+                    guard index >= 0 && index < n else { throw usageError("top-k allgather", "index \(index) from rank \(q) is outside a bucket of \(n)") }
+                    values[index] += Float(bitPattern: b[k + j])
+                }
+            }
+        }
+    }
+}

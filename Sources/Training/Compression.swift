@@ -1,0 +1,46 @@
+// From `--compression` to the bucket hook that runs it, and what the optimizer must do
+// differently (top-k with DGC's momentum correction holds the momentum itself).
+import Codecs
+import Collectives
+import NeuralNet
+import Topology
+
+enum Compression {
+    /// The hook for `codec` (nil or `none`: the allreduce unchanged). `count`: the gradient
+    /// buffer's length, for the per-element residuals.
+    static func hook(_ codec: GradientCodec?, algorithm: AllreduceAlgorithm, store: ParameterStore,
+                     momentum: Double, iterations: Int) -> BucketHook {
+        let count = store.count
+        switch codec ?? .none {
+        case .none: return IdentityHook()
+        case .fp16: return elementwise(HalfFormat.fp16, algorithm, feedbackCount: nil)
+        case .bf16: return elementwise(HalfFormat.bf16, algorithm, feedbackCount: nil)
+        case .int8: return elementwise(Int8Quantizer(), algorithm, feedbackCount: count)
+        case let .topk(fraction): return TopKHook(fraction: fraction, count: count, momentum: Float(momentum))
+        case let .powersgd(rank): return PowerSGDHook(rank: rank, store: store, startIteration: iterations / 10)
+        }
+    }
+
+    private static func elementwise(_ codec: ElementCodec, _ algorithm: AllreduceAlgorithm, feedbackCount: Int?) -> BucketHook {
+        algorithm == .tree ? CodecTreeHook(codec: codec, feedbackCount: feedbackCount)
+                           : CodecRingHook(codec: codec, feedbackCount: feedbackCount)
+    }
+
+    /// The optimizer's momentum: none when top-k's momentum correction holds it (DGC's
+    /// update is w -= lr x (sum of the sent accumulated velocities) / p).
+    static func optimizerMomentum(_ codec: GradientCodec?, momentum: Double) -> Double {
+        if case .topk = codec ?? .none { return 0 }
+        return momentum
+    }
+
+    /// The bytes float32 would have put on the wire for the same buckets (the
+    /// uncompressed size the metrics report beside bytes_sent), for this rank.
+    static func uncompressedBytes(algorithm: AllreduceAlgorithm, rank: Int, ranks: Int, buckets: [Range<Int>]) -> Int? {
+        var total = 0
+        for b in buckets {
+            guard let t = algorithm.countedBytes(rank: rank, ranks: ranks, count: b.count) else { return nil }
+            total += t.sent
+        }
+        return total
+    }
+}

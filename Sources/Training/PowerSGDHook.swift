@@ -1,0 +1,134 @@
+// PowerSGD (Vogels, Karimireddy, Jaggi, NeurIPS 2019), as PyTorch DDP's powerSGD_hook
+// runs it: each matrix-shaped gradient M (a layer's weights as out x (in kh kw)) is sent
+// as two thin factors, P = M Q (rows x r) and Q = M^T P (cols x r), each summed over the
+// ranks by the run's allreduce; one power iteration per step, warm-started from the last
+// step's Q. Vectors (biases) and matrices too small to gain go through the allreduce
+// uncompressed. Error feedback keeps M - (the mean's approximation) per rank. Before
+// `startIteration` every bucket goes through the allreduce unchanged (DDP's
+// start_powerSGD_iter), so the first steps, when the gradient changes fastest, are exact.
+import Basics
+import Codecs
+import Collectives
+import NeuralNet
+import Topology
+
+final class PowerSGDHook: BucketHook {
+    let rank: Int
+    let startIteration: Int
+    /// DDP's min_compression_rate: a matrix is compressed only when rows x cols is at least
+    /// this many times (rows + cols) x r.
+    let minCompressionRate: Double
+    private struct Matrix { let offset: Int, rows: Int, cols: Int, r: Int, q: Int }  // q: offset in `qs`
+    private let matrices: [Matrix]
+    private let residual: ErrorFeedback
+    /// Every compressed matrix's Q, one after another (warm start): the state checkpoints keep.
+    private let qs: UnsafeMutableBufferPointer<Float>
+    private var active = false
+    private var first: [Float] = [], second: [Float] = [], original: [Float] = []
+
+    init(rank: Int, store: ParameterStore, startIteration: Int = 0, minCompressionRate: Double = 2, seed: UInt64 = 0x50535344) {
+        self.rank = rank
+        self.startIteration = startIteration
+        self.minCompressionRate = minCompressionRate
+        var found: [Matrix] = [], qCount = 0
+        for ref in store.refs where ref.shape.count >= 2 {
+            let rows = ref.shape[0], cols = ref.count / rows, r = min(rank, rows, cols)
+            guard Double(rows * cols) >= minCompressionRate * Double((rows + cols) * r) else { continue }
+            found.append(Matrix(offset: ref.offset, rows: rows, cols: cols, r: r, q: qCount))
+            qCount += cols * r
+        }
+        matrices = found
+        residual = ErrorFeedback(count: store.count)
+        qs = .allocate(capacity: max(qCount, 1))
+        // The same random Q on every rank (a fixed seed), orthonormal columns.
+        var rng = SplitMix64(seed: seed)
+        for i in 0..<qCount { qs[i] = Float(rng.nextGaussian()) }
+        for m in found { Self.orthogonalize(qs.baseAddress! + m.q, rows: m.cols, cols: m.r) }
+    }
+    deinit { qs.deallocate() }
+
+    var name: String { "powersgd-\(rank)-from\(startIteration)-rate\(minCompressionRate)" }
+    var state: [HookState] { [HookState(name: "residual", values: residual.residual), HookState(name: "q", values: qs)] }
+    func beginIteration(_ iteration: Int, epoch: Int) { active = iteration >= startIteration }
+
+    func reduce(_ bucket: GradientBucket, with allreduce: GradientAllreduce, on comm: Communicator) throws {
+        let g = bucket.values, lo = bucket.offset, hi = lo + g.count, p = Float(comm.size)
+        guard active, comm.size > 1 else { return try allreduce.allreduce(g, on: comm) }
+        // Buckets are cut at tensor boundaries; a matrix not wholly inside (a replay
+        // warm-up's prefix) goes uncompressed.
+        let inside = matrices.filter { $0.offset >= lo && $0.offset + $0.rows * $0.cols <= hi }
+        // M = g + residual over the bucket, kept for the error after.
+        let e = UnsafeMutableBufferPointer(rebasing: residual.residual[lo..<hi])
+        ErrorFeedback.addResidual(e, to: g)
+        if original.count < g.count { original = Array(repeating: 0, count: g.count) }
+        for i in 0..<g.count { original[i] = g[i] }
+        var plain: [Range<Int>] = [], cursor = 0
+        for m in inside {
+            if m.offset - lo > cursor { plain.append(cursor..<(m.offset - lo)) }
+            cursor = m.offset - lo + m.rows * m.cols
+        }
+        if cursor < g.count { plain.append(cursor..<g.count) }
+        let plainCount = plain.reduce(0) { $0 + $1.count }
+        let pCount = inside.reduce(0) { $0 + $1.rows * $1.r }, qCount = inside.reduce(0) { $0 + $1.cols * $1.r }
+        if first.count < plainCount + pCount { first = Array(repeating: 0, count: plainCount + pCount) }
+        if second.count < qCount { second = Array(repeating: 0, count: qCount) }
+        let gp = g.baseAddress!
+        try first.withUnsafeMutableBufferPointer { one in
+            try second.withUnsafeMutableBufferPointer { two in
+                // Round one: the uncompressed entries and every P = M Q, in one allreduce.
+                let a = one.baseAddress!, b = two.baseAddress!
+                var at = 0
+                for r in plain { for i in r { a[at] = g[i]; at += 1 } }
+                var pAt: [Int] = []
+                for m in inside {
+                    pAt.append(at)
+                    sgemm(transA: false, transB: false, m: m.rows, n: m.r, k: m.cols, a: gp + (m.offset - lo), lda: m.cols,
+                          b: qs.baseAddress! + m.q, ldb: m.r, beta: 0, c: a + at, ldc: m.r)
+                    at += m.rows * m.r
+                }
+                try allreduce.allreduce(UnsafeMutableBufferPointer(rebasing: one[0..<at]), on: comm)
+                at = 0
+                for r in plain { for i in r { g[i] = a[at]; at += 1 } }
+                // Round two: orthogonalise each summed P, Q = M^T P for this rank's M, sum the Qs.
+                var qAt: [Int] = [], q = 0
+                for (j, m) in inside.enumerated() {
+                    Self.orthogonalize(a + pAt[j], rows: m.rows, cols: m.r)
+                    qAt.append(q)
+                    sgemm(transA: true, transB: false, m: m.cols, n: m.r, k: m.rows, a: gp + (m.offset - lo), lda: m.cols,
+                          b: a + pAt[j], ldb: m.r, beta: 0, c: b + q, ldc: m.r)
+                    q += m.cols * m.r
+                }
+                try allreduce.allreduce(UnsafeMutableBufferPointer(rebasing: two[0..<q]), on: comm)
+                // The sum's approximation P Q^T; Q / p is the next step's warm start (DDP's).
+                for (j, m) in inside.enumerated() {
+                    sgemm(transA: false, transB: true, m: m.rows, n: m.cols, k: m.r, a: a + pAt[j], lda: m.r,
+                          b: b + qAt[j], ldb: m.r, beta: 0, c: gp + (m.offset - lo), ldc: m.cols)
+                    for i in 0..<(m.cols * m.r) { qs[m.q + i] = b[qAt[j] + i] / p }
+                }
+            }
+        }
+        // Error feedback: this rank's M minus the mean's approximation (DDP's error_dict);
+        // the uncompressed entries were sent exactly, so their residual is zero.
+        for i in 0..<g.count { e[i] = 0 }
+        for m in inside {
+            let start = m.offset - lo
+            for i in start..<(start + m.rows * m.cols) { e[i] = original[i] - g[i] / p }
+        }
+    }
+
+    /// Gram-Schmidt on the columns of a rows x cols row-major matrix, in place (DDP's
+    /// _orthogonalize, epsilon 1e-8 so a zero column stays finite).
+    static func orthogonalize(_ a: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        for j in 0..<cols {
+            var norm: Float = 0
+            for i in 0..<rows { norm += a[i * cols + j] * a[i * cols + j] }
+            let inverse = 1 / (norm.squareRoot() + 1e-8)
+            for i in 0..<rows { a[i * cols + j] *= inverse }
+            for k in (j + 1)..<max(cols, j + 1) {
+                var dot: Float = 0
+                for i in 0..<rows { dot += a[i * cols + j] * a[i * cols + k] }
+                for i in 0..<rows { a[i * cols + k] -= dot * a[i * cols + j] }
+            }
+        }
+    }
+}
