@@ -11,7 +11,7 @@ public enum BytesSource: String, Equatable, Sendable {
     case measured, modelled, mixed
 }
 
-/// One (model, algorithm, world size) group of records, summarised.
+/// One (model, algorithm, codec, world size) group of records, summarised.
 ///
 /// Bytes and messages are per rank per iteration over every record of the group
 /// (they do not depend on warm-up). Timings are, for each iteration, the slowest
@@ -20,9 +20,17 @@ public enum BytesSource: String, Equatable, Sendable {
 public struct ReportRow: Equatable, Sendable {
     public var model: String
     public var algorithm: String
+    /// The gradient codec (`none` for float32).
+    public var codec: String = "none"
     public var worldSize: Int
     public var parameters: Int
     public var gradientBytes: Int
+    /// With a codec: the float32 bytes per rank for the same exchange (the records'
+    /// bytes_uncompressed), and that over the bytes sent: the compression ratio.
+    public var meanBytesUncompressedPerRank: Double?
+    public var compressionRatio: Double? {
+        meanBytesUncompressedPerRank.flatMap { meanBytesSentPerRank > 0 ? $0 / meanBytesSentPerRank : nil }
+    }
     /// Records in the group (iterations x ranks when nothing is missing).
     public var records: Int
     /// Distinct iterations seen.
@@ -65,6 +73,9 @@ public struct ModelRatio: Equatable, Sendable {
     public var worldSize: Int
     public var numeratorModel: String
     public var denominatorModel: String
+    /// The codecs of the two rows: the same, or AlexNet in float32 against SqueezeNet with a codec.
+    public var numeratorCodec: String = "none"
+    public var denominatorCodec: String = "none"
     public var parametersRatio: Double
     public var gradientBytesRatio: Double
     /// Ratio of mean bytes sent per rank (nil when SqueezeNet sent nothing).
@@ -80,15 +91,18 @@ public struct Report: Sendable {
 
     /// Groups `records` by (model, algorithm, world size), rows sorted by those keys.
     public init(records: [IterationRecord]) {
-        let groups = Dictionary(grouping: records) { GroupKey(model: $0.model, algorithm: $0.algorithm, worldSize: $0.worldSize) }
+        let groups = Dictionary(grouping: records) {
+            GroupKey(model: $0.model, algorithm: $0.algorithm, codec: $0.codec ?? "none", worldSize: $0.worldSize)
+        }
         rows = groups.keys.sorted().map { Report.summarise(key: $0, records: groups[$0]!) }
         ratios = Report.ratios(rows)
     }
 
     struct GroupKey: Hashable, Comparable {
-        var model: String, algorithm: String, worldSize: Int
+        var model: String, algorithm: String, codec: String, worldSize: Int
         static func < (a: GroupKey, b: GroupKey) -> Bool {
-            (a.model, a.algorithm, a.worldSize) < (b.model, b.algorithm, b.worldSize)
+            // float32 first, then the codecs by name
+            (a.model, a.algorithm, a.codec == "none" ? "" : a.codec, a.worldSize) < (b.model, b.algorithm, b.codec == "none" ? "" : b.codec, b.worldSize)
         }
     }
 
@@ -110,9 +124,11 @@ public struct Report: Sendable {
         let counted = records.filter(\.bytesCounted).count
         let gradientBytes = records.map(\.gradientBytes).max()!
         let known = AllreduceAlgorithm(rawValue: key.algorithm)
+        let uncompressed = records.compactMap(\.bytesUncompressed)
         return ReportRow(
-            model: key.model, algorithm: key.algorithm, worldSize: key.worldSize,
+            model: key.model, algorithm: key.algorithm, codec: key.codec, worldSize: key.worldSize,
             parameters: records.map(\.parameters).max()!, gradientBytes: gradientBytes,
+            meanBytesUncompressedPerRank: uncompressed.count == records.count ? Double(uncompressed.reduce(0, +)) / n : nil,
             records: records.count, iterations: count, timedIterations: iterations.count,
             meanBytesSentPerRank: Double(records.reduce(0) { $0 + $1.bytesSent }) / n,
             maxBytesSentPerRank: records.map(\.bytesSent).max()!,
@@ -132,15 +148,18 @@ public struct Report: Sendable {
             })
     }
 
-    /// Every (AlexNet row, SqueezeNet row) pair with equal algorithm and world size.
+    /// Every (AlexNet row, SqueezeNet row) pair with equal algorithm and world size, and
+    /// either the same codec or AlexNet in float32 ("SqueezeNet with int8 against AlexNet without").
     static func ratios(_ rows: [ReportRow]) -> [ModelRatio] {
         var result: [ModelRatio] = []
         for big in rows where isAlexNet(big.model) {
             for small in rows where isSqueezeNet(small.model)
-                && small.algorithm == big.algorithm && small.worldSize == big.worldSize {
+                && small.algorithm == big.algorithm && small.worldSize == big.worldSize
+                && (small.codec == big.codec || big.codec == "none") {
                 result.append(ModelRatio(
                     algorithm: big.algorithm, worldSize: big.worldSize,
                     numeratorModel: big.model, denominatorModel: small.model,
+                    numeratorCodec: big.codec, denominatorCodec: small.codec,
                     parametersRatio: Double(big.parameters) / Double(small.parameters),
                     gradientBytesRatio: Double(big.gradientBytes) / Double(small.gradientBytes),
                     bytesSentRatio: small.meanBytesSentPerRank > 0

@@ -32,47 +32,54 @@ extension Report {
 
     func comparisonTable(human: Bool) -> TextTable {
         let header = human
-            ? ["model", "algorithm", "ranks", "parameters", "gradient", "sent/rank mean", "sent/rank max",
-               "recv/rank mean", "recv/rank max", "msgs/rank", "bytes", "model sent/rank",
+            ? ["model", "algorithm", "codec", "ranks", "parameters", "gradient", "sent/rank mean", "sent/rank max",
+               "recv/rank mean", "recv/rank max", "msgs/rank", "bytes", "model sent/rank", "compression",
                "comm", "compute", "iteration", "comm share"]
             : ["model", "algorithm", "world_size", "parameters", "gradient_bytes", "mean_bytes_sent_per_rank",
                "max_bytes_sent_per_rank", "mean_bytes_received_per_rank", "max_bytes_received_per_rank",
                "mean_messages_sent_per_rank", "bytes_source", "modelled_mean_bytes_sent_per_rank",
                "comm_seconds", "compute_seconds", "iteration_seconds", "comm_share",
-               "exposed_comm_seconds", "critical_exposed_comm_seconds", "records", "iterations", "timed_iterations"]
+               "exposed_comm_seconds", "critical_exposed_comm_seconds", "records", "iterations", "timed_iterations",
+               "codec", "mean_bytes_uncompressed_per_rank", "compression_ratio"]
         let bytes: (Double) -> String = human ? Format.megabytes : Format.raw
         let seconds: (Double) -> String = human ? Format.milliseconds : Format.raw
         let rows = self.rows.map { row -> [String] in
-            var cells = [row.model, row.algorithm, String(row.worldSize),
-                         human ? Format.grouped(row.parameters) : String(row.parameters),
-                         bytes(Double(row.gradientBytes)),
-                         bytes(row.meanBytesSentPerRank), bytes(Double(row.maxBytesSentPerRank)),
-                         bytes(row.meanBytesReceivedPerRank), bytes(Double(row.maxBytesReceivedPerRank)),
-                         human ? Format.fixed(row.meanMessagesSentPerRank, 1) : Format.raw(row.meanMessagesSentPerRank),
-                         row.bytesSource.rawValue,
-                         row.modelledMeanBytesSentPerRank.map(bytes) ?? "",
-                         seconds(row.commSeconds), seconds(row.computeSeconds), seconds(row.iterationSeconds),
-                         row.commShare.map(human ? Format.percent : Format.raw) ?? ""]
+            var cells: [String] = [row.model, row.algorithm]
+            if human { cells.append(row.codec) }
+            cells += [String(row.worldSize), human ? Format.grouped(row.parameters) : String(row.parameters),
+                      bytes(Double(row.gradientBytes)),
+                      bytes(row.meanBytesSentPerRank), bytes(Double(row.maxBytesSentPerRank)),
+                      bytes(row.meanBytesReceivedPerRank), bytes(Double(row.maxBytesReceivedPerRank)),
+                      human ? Format.fixed(row.meanMessagesSentPerRank, 1) : Format.raw(row.meanMessagesSentPerRank),
+                      row.bytesSource.rawValue,
+                      row.modelledMeanBytesSentPerRank.map(bytes) ?? ""]
+            if human { cells.append(row.compressionRatio.map { Format.fixed($0, 1) + "x" } ?? "") }
+            cells += [seconds(row.commSeconds), seconds(row.computeSeconds), seconds(row.iterationSeconds),
+                      row.commShare.map(human ? Format.percent : Format.raw) ?? ""]
             if !human {
                 cells += [row.exposedCommSeconds.map(seconds) ?? "", row.criticalExposedCommSeconds.map(seconds) ?? "",
-                          String(row.records), String(row.iterations), String(row.timedIterations)]
+                          String(row.records), String(row.iterations), String(row.timedIterations),
+                          row.codec, row.meanBytesUncompressedPerRank.map(Format.raw) ?? "", row.compressionRatio.map(Format.raw) ?? ""]
             }
             return cells
         }
-        return TextTable(header: header, rows: rows, rightAligned: Set(2..<10).union([11, 12, 13, 14, 15]))
+        return TextTable(header: header, rows: rows, rightAligned: human ? Set(3..<11).union(12..<18) : Set(2..<10).union(11..<16))
     }
 
     func ratioTable(human: Bool) -> TextTable {
         let header = human
             ? ["algorithm", "ranks", "models", "parameters", "gradient bytes", "sent/rank", "comm"]
             : ["algorithm", "world_size", "numerator_model", "denominator_model", "parameters_ratio",
-               "gradient_bytes_ratio", "bytes_sent_ratio", "comm_seconds_ratio"]
+               "gradient_bytes_ratio", "bytes_sent_ratio", "comm_seconds_ratio", "numerator_codec", "denominator_codec"]
         let number: (Double) -> String = human ? { Format.fixed($0, 2) + "x" } : Format.raw
         let rows = ratios.map { r -> [String] in
-            let models = human ? ["\(r.numeratorModel) / \(r.denominatorModel)"] : [r.numeratorModel, r.denominatorModel]
+            func named(_ model: String, _ codec: String) -> String { codec == "none" ? model : "\(model) \(codec)" }
+            let models = human ? ["\(named(r.numeratorModel, r.numeratorCodec)) / \(named(r.denominatorModel, r.denominatorCodec))"]
+                               : [r.numeratorModel, r.denominatorModel]
             return [r.algorithm, String(r.worldSize)] + models
                 + [number(r.parametersRatio), number(r.gradientBytesRatio),
                    r.bytesSentRatio.map(number) ?? "", r.commSecondsRatio.map(number) ?? ""]
+                + (human ? [] : [r.numeratorCodec, r.denominatorCodec])
         }
         return TextTable(header: header, rows: rows, rightAligned: Set([1] + Array(3..<header.count)))
     }

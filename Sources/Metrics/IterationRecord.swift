@@ -70,6 +70,12 @@ public struct IterationRecord: Codable, Equatable, Sendable {
     /// When the iteration started, Unix seconds (CLOCK_REALTIME): for lining the records
     /// up with samplers outside the process (the scaling lab's /proc/stat). Nil in old files.
     public var startedAt: Double?
+    /// The gradient codec (`--compression`: fp16, int8, topk:0.001, ...); nil for float32.
+    public var codec: String?
+    /// With a codec: the bytes this rank would have sent in float32 through the same
+    /// algorithm and buckets (the formula), so bytes_uncompressed / bytes_sent is the
+    /// compression ratio. Nil without a codec (it equals bytes_sent).
+    public var bytesUncompressed: Int?
 
     /// How replayed compute was scaled: the timeline's durations times
     /// `timeDilation / workerSpeedup`. Times in this record are as measured (dilated);
@@ -100,7 +106,7 @@ public struct IterationRecord: Codable, Equatable, Sendable {
                 batchSize: Int, globalBatchSize: Int, loss: Double? = nil,
                 learningRate: Double, exposedCommSeconds: Double? = nil, gradientNorm: Double? = nil,
                 replay: Replay? = nil, linkTxCounter: Int? = nil, linkRxCounter: Int? = nil,
-                startedAt: Double? = nil) {
+                startedAt: Double? = nil, codec: String? = nil, bytesUncompressed: Int? = nil) {
         self.rank = rank
         self.iteration = iteration
         self.worldSize = worldSize
@@ -127,6 +133,8 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         self.linkTxCounter = linkTxCounter
         self.linkRxCounter = linkRxCounter
         self.startedAt = startedAt
+        self.codec = codec
+        self.bytesUncompressed = bytesUncompressed
     }
 
     enum CodingKeys: String, CodingKey {
@@ -150,5 +158,7 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         case linkTxCounter = "link_tx_counter"
         case linkRxCounter = "link_rx_counter"
         case startedAt = "started_at"
+        case codec
+        case bytesUncompressed = "bytes_uncompressed"
     }
 }

@@ -46,10 +46,16 @@ final class MetricsSink: TrainingObserver {
     /// The counters saw this run's bytes: every algorithm but native MPI_Allreduce, and
     /// any hook other than the identity (which moves its own, counted, messages).
     let bytesCounted: Bool
+    /// With a codec: this rank's float32 bytes for the same buckets (the formula).
+    let uncompressed: Int?
 
     init(trainer: Trainer) {
         self.trainer = trainer
         bytesCounted = trainer.algorithm.bytesAreCounted || !(trainer.exchange.hook is IdentityHook)
+        let comm = trainer.comm, algorithm = trainer.algorithm
+        uncompressed = trainer.options.compression.map { _ in
+            trainer.exchange.buckets.reduce(0) { $0 + algorithm.traffic(rank: comm.rank, ranks: comm.size, count: $1.count).bytesSent }
+        }
         pending.reserveCapacity(trainer.options.logEvery)
     }
 
@@ -77,7 +83,8 @@ final class MetricsSink: TrainingObserver {
             learningRate: s.learningRate, exposedCommSeconds: s.exchangeEnd - s.backwardEnd, gradientNorm: s.gradientNorm,
             replay: t.replay.map { IterationRecord.Replay(workerSpeedup: $0.settings.workerSpeedup, timeDilation: $0.settings.timeDilation,
                                                              warmup: $0.isWarmup(s.iteration) ? true : nil) },
-            linkTxCounter: s.link?.tx, linkRxCounter: s.link?.rx, startedAt: s.startedAt)
+            linkTxCounter: s.link?.tx, linkRxCounter: s.link?.rx, startedAt: s.startedAt,
+            codec: t.options.compression.map { "\($0)" }, bytesUncompressed: uncompressed)
     }
 
     /// Gathers every rank's pending records to rank 0, which appends them ordered by iteration, then rank.

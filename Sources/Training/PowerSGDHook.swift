@@ -116,19 +116,30 @@ final class PowerSGDHook: BucketHook {
         }
     }
 
-    /// Gram-Schmidt on the columns of a rows x cols row-major matrix, in place (DDP's
-    /// _orthogonalize, epsilon 1e-8 so a zero column stays finite).
+    /// Orthonormal columns for a rows x cols row-major matrix, in place: modified
+    /// Gram-Schmidt in Double, each column orthogonalised twice ("twice is enough":
+    /// float32 Gram-Schmidt on an ill-conditioned P loses orthogonality in proportion to
+    /// its condition number, and P Q^T then misses M even at full rank). A column with no
+    /// norm left (M of lower rank than r) becomes zero (DDP adds epsilon 1e-8 instead).
     static func orthogonalize(_ a: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        var m = [Double](repeating: 0, count: rows * cols)
+        for i in 0..<(rows * cols) { m[i] = Double(a[i]) }
         for j in 0..<cols {
-            var norm: Float = 0
-            for i in 0..<rows { norm += a[i * cols + j] * a[i * cols + j] }
-            let inverse = 1 / (norm.squareRoot() + 1e-8)
-            for i in 0..<rows { a[i * cols + j] *= inverse }
-            for k in (j + 1)..<max(cols, j + 1) {
-                var dot: Float = 0
-                for i in 0..<rows { dot += a[i * cols + j] * a[i * cols + k] }
-                for i in 0..<rows { a[i * cols + k] -= dot * a[i * cols + j] }
+            var original = 0.0
+            for i in 0..<rows { original += m[i * cols + j] * m[i * cols + j] }
+            for _ in 0..<2 {
+                for k in 0..<j {
+                    var dot = 0.0
+                    for i in 0..<rows { dot += m[i * cols + k] * m[i * cols + j] }
+                    for i in 0..<rows { m[i * cols + j] -= dot * m[i * cols + k] }
+                }
             }
+            var norm = 0.0
+            for i in 0..<rows { norm += m[i * cols + j] * m[i * cols + j] }
+            norm = norm.squareRoot()
+            let inverse = norm > 1e-12 * max(original.squareRoot(), .leastNormalMagnitude) ? 1 / norm : 0
+            for i in 0..<rows { m[i * cols + j] *= inverse }
         }
+        for i in 0..<(rows * cols) { a[i] = Float(m[i]) }
     }
 }

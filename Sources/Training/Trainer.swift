@@ -69,9 +69,9 @@ public final class Trainer {
     /// Loads this rank's data, builds the replica, checks that all ranks agree, and
     /// broadcasts rank 0's weights. Throws the same one-line error on every rank.
     /// `options` must have passed `validate()` (the CLI validates before MPI starts).
-    /// `hook`: what each gradient bucket goes through (nil: `IdentityHook`); every rank
+    /// `hook`: makes what each gradient bucket goes through, given the store (nil: the `--compression` codec's hook); every rank
     /// must pass the same one (the startup agreement compares their names).
-    public init(options requested: TrainingOptions, communicator: Communicator, hook: BucketHook? = nil,
+    public init(options requested: TrainingOptions, communicator: Communicator, hook: TestHooks.Factory? = nil,
                 log: @escaping (String) -> Void) throws {
         comm = communicator
         self.log = log
@@ -98,7 +98,7 @@ public final class Trainer {
             try resolved.check(trainingImages: loaded.train?.count)
             built = Replica(options: resolved, localBatch: resolved.batchSize / p, rank: communicator.rank,
                             layoutOnly: resolved.replay != nil)
-            madeHook = hook ?? Compression.hook(resolved.compression, algorithm: resolved.allreduce, store: built!.store,
+            madeHook = hook?(built!.store) ?? Compression.hook(resolved.compression, algorithm: resolved.allreduce, store: built!.store,
                                                 momentum: resolved.momentum, iterations: resolved.iterations)
             if let settings = resolved.replay {
                 replayed = try ComputeReplay(settings: settings, options: resolved, network: built!.network!,

@@ -32,7 +32,7 @@ struct Train: ParsableCommand {
             print(ModelSummary.table(model: options.model, classes: options.classes, inputSize: options.inputSize))
             return
         }
-        let hook: BucketHook?
+        let hook: TestHooks.Factory?
         do {
             try options.validate()  // rank-independent: once, before MPI starts
             hook = try TestHooks.selected()
