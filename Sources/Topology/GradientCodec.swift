@@ -124,3 +124,43 @@ extension GradientCodec: Codable {
         try c.encode(description)
     }
 }
+
+/// PowerSGD's plan: which tensors travel as low-rank factors, and the bytes that follows.
+public enum PowerSGDPlan {
+    /// One compressed weight matrix: rows = the tensor's first dimension, cols = the rest.
+    public struct Matrix: Equatable, Sendable {
+        public let offset: Int, rows: Int, cols: Int, r: Int
+        public var count: Int { rows * cols }
+    }
+
+    /// The tensors (offset, shape, count) of at least two dimensions that compress, at rank
+    /// min(rank, rows, cols), when rows x cols >= minCompressionRate x (rows + cols) x r
+    /// (DDP's min_compression_rate, default 2); vectors and small matrices go uncompressed.
+    public static func matrices(tensors: [(offset: Int, shape: [Int], count: Int)], rank: Int,
+                                minCompressionRate: Double) -> [Matrix] {
+        tensors.compactMap { t in
+            guard t.shape.count >= 2, t.shape[0] > 0 else { return nil }
+            let rows = t.shape[0], cols = t.count / rows, r = min(rank, rows, cols)
+            guard Double(rows * cols) >= minCompressionRate * Double((rows + cols) * r) else { return nil }
+            return Matrix(offset: t.offset, rows: rows, cols: cols, r: r)
+        }
+    }
+
+    /// The two float32 allreduces of one bucket: the uncompressed entries and every P
+    /// (rows x r), then every Q (cols x r). Matrices not wholly inside stay uncompressed.
+    public static func allreduceCounts(bucket: Range<Int>, matrices: [Matrix]) -> (first: Int, second: Int) {
+        let inside = matrices.filter { $0.offset >= bucket.lowerBound && $0.offset + $0.count <= bucket.upperBound }
+        let compressed = inside.reduce(0) { $0 + $1.count }
+        return (bucket.count - compressed + inside.reduce(0) { $0 + $1.rows * $1.r }, inside.reduce(0) { $0 + $1.cols * $1.r })
+    }
+
+    /// This rank's bytes for one bucket through `algorithm` (modelled for `mpi`, as `traffic`).
+    public static func traffic(_ algorithm: AllreduceAlgorithm, rank: Int, ranks: Int, bucket: Range<Int>,
+                               matrices: [Matrix]) -> RankTraffic {
+        let counts = allreduceCounts(bucket: bucket, matrices: matrices)
+        let a = algorithm.traffic(rank: rank, ranks: ranks, count: counts.first)
+        let b = algorithm.traffic(rank: rank, ranks: ranks, count: counts.second)
+        return RankTraffic(bytesSent: a.bytesSent + b.bytesSent, bytesReceived: a.bytesReceived + b.bytesReceived,
+                           messagesSent: a.messagesSent + b.messagesSent, messagesReceived: a.messagesReceived + b.messagesReceived)
+    }
+}

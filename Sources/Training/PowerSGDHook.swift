@@ -31,11 +31,10 @@ final class PowerSGDHook: BucketHook {
         self.startIteration = startIteration
         self.minCompressionRate = minCompressionRate
         var found: [Matrix] = [], qCount = 0
-        for ref in store.refs where ref.shape.count >= 2 {
-            let rows = ref.shape[0], cols = ref.count / rows, r = min(rank, rows, cols)
-            guard Double(rows * cols) >= minCompressionRate * Double((rows + cols) * r) else { continue }
-            found.append(Matrix(offset: ref.offset, rows: rows, cols: cols, r: r, q: qCount))
-            qCount += cols * r
+        for m in PowerSGDPlan.matrices(tensors: store.refs.map { ($0.offset, $0.shape, $0.count) }, rank: rank,
+                                       minCompressionRate: minCompressionRate) {
+            found.append(Matrix(offset: m.offset, rows: m.rows, cols: m.cols, r: m.r, q: qCount))
+            qCount += m.cols * m.r
         }
         matrices = found
         residual = ErrorFeedback(count: store.count)

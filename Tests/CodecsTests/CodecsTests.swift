@@ -93,6 +93,35 @@ final class CodecsTests: XCTestCase {
         for i in values.indices { XCTAssertEqual(decoded[i], Float(codes[i]) * scales[i / 1000]) }
     }
 
+    /// The wire form (`ElementCodec`) the ring and tree send: int8's scales first, then
+    /// the codes, exactly `encodedBytes` long, decoding to what the direct quantiser gives;
+    /// fp16 as its 16-bit codes. Decoding with `adding` adds in float32.
+    func testElementCodecBytesAreTheDirectEncoding() {
+        let q = Int8Quantizer(chunkElements: 1000)
+        let values = sample(2500)
+        var codes = [Int8](repeating: 0, count: 2500), scales = [Float](repeating: 0, count: 3)
+        values.withUnsafeBufferPointer { v in codes.withUnsafeMutableBufferPointer { c in scales.withUnsafeMutableBufferPointer { s in
+            q.encode(v, codes: c, scales: s) } } }
+        var wire = [UInt8](repeating: 0xAA, count: q.encodedBytes(2500))
+        var residual = [Float](repeating: 0, count: 2500)
+        values.withUnsafeBufferPointer { v in wire.withUnsafeMutableBytes { w in residual.withUnsafeMutableBufferPointer {
+            q.encode(v, into: w, residual: $0) } } }
+        XCTAssertEqual(wire.count, 2500 + 12)
+        let wireScales = wire.withUnsafeBytes { Array($0.bindMemory(to: Float.self).prefix(3)) }
+        XCTAssertEqual(wireScales, scales)
+        XCTAssertEqual(wire[12...].map { Int8(bitPattern: $0) }, codes)
+        var decoded = [Float](repeating: 1, count: 2500)
+        wire.withUnsafeBytes { w in decoded.withUnsafeMutableBufferPointer { q.decode(w, into: $0, adding: true) } }
+        for i in 0..<2500 {
+            XCTAssertEqual(decoded[i], 1 + Float(codes[i]) * scales[i / 1000])
+            XCTAssertEqual(Float(codes[i]) * scales[i / 1000] + residual[i], values[i], accuracy: abs(values[i]) * 1e-6 + 1e-12)
+        }
+        var half = [UInt8](repeating: 0, count: HalfFormat.fp16.encodedBytes(2500))
+        values.withUnsafeBufferPointer { v in half.withUnsafeMutableBytes { HalfFormat.fp16.encode(v, into: $0, residual: nil) } }
+        let halfCodes = half.withUnsafeBytes { Array($0.bindMemory(to: UInt16.self)) }
+        XCTAssertEqual(halfCodes, values.map { Float16($0).bitPattern })
+    }
+
     /// The selection against a full sort (magnitude descending, index ascending on ties),
     /// at many sizes and fractions, with heavy ties.
     func testTopKSelectsWhatAFullSortSelects() {
