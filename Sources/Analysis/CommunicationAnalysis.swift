@@ -209,7 +209,7 @@ public struct CommunicationAnalysis: Sendable {
                     return compute.perWorkerBatch > 0 && t > 0 && !compute.source.hasPrefix("borrowed")
                         ? Double(compute.perWorkerBatch) / t : nil
                 }()
-                for algorithm in AllreduceAlgorithm.allCases {
+                for algorithm in AllreduceAlgorithm.flat {
                     let sm = ScalingModel(computeSeconds: compute.seconds, perWorkerBatch: compute.perWorkerBatch,
                                           gradientBytes: gradientBytes, algorithm: algorithm, network: network)
                     let counts = Array(Set(workerCounts + rows.map(\.worldSize))).sorted()

@@ -11,7 +11,7 @@ extension CommunicationAnalysis {
     /// speedup as points) as .png and .svg.
     public func plotFiles() -> [String: String] {
         var files: [String: String] = [:]
-        let algorithms = AllreduceAlgorithm.allCases
+        let algorithms = AllreduceAlgorithm.flat
         func slug(_ s: String) -> String {
             String(s.map { $0.isLetter || $0.isNumber ? $0 : "_" })
         }

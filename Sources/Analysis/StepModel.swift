@@ -26,7 +26,7 @@ public enum AllreduceTime {
         guard p > 1, n > 0 else { return 0 }
         let bytes = Double(n), ranks = Double(p), d = Double(BinomialTree.depth(size: p))
         switch algorithm {
-        case .ring:
+        case .ring, .hierarchical:  // hierarchical, one rank per host: the leaders' ring
             return 2 * (ranks - 1) * alpha + 2 * (ranks - 1) / ranks * bytes * (p == 2 ? pairBeta ?? beta : beta)
         case .tree:
             guard pipelinedTree else { return 2 * d * (alpha + bytes * beta) }

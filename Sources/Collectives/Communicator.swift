@@ -29,6 +29,9 @@ public final class Communicator {
     public let hostCount: Int
     /// Ranks on this rank's host (its MPI_COMM_TYPE_SHARED group): they share its memory.
     public let ranksOnHost: Int
+    /// Ranks per host in rank order when every host holds consecutive ranks (mpirun's
+    /// --map-by slot, the default); nil for any other placement.
+    public let hostSizes: [Int]?
 
     /// Largest payload of a single MPI message. Longer buffers are split into
     /// consecutive messages of this size (the last one shorter), both because MPI
@@ -72,6 +75,18 @@ public final class Communicator {
         var leader: Int32 = localRank == 0 ? 1 : 0, leaders: Int32 = 0
         try mpiCheck(MPI_Allreduce(&leader, &leaders, 1, cmpi_int32(), cmpi_sum(), world), "MPI_Allreduce")
         hostCount = Int(leaders)
+        // Block placement: the local ranks read 0, 1, ..., 0, 1, ... host after host.
+        var pair: [Int32] = [localRank, localSize], pairs = [Int32](repeating: 0, count: 2 * size)
+        try mpiCheck(MPI_Allgather(&pair, 2, cmpi_int32(), &pairs, 2, cmpi_int32(), world), "MPI_Allgather(hosts)")
+        var sizes: [Int] = [], first = 0, block = true
+        while first < size && block {
+            let n = Int(pairs[2 * first + 1])
+            block = n > 0 && first + n <= size
+            for j in 0..<(block ? n : 0) where pairs[2 * (first + j)] != Int32(j) || Int(pairs[2 * (first + j) + 1]) != n { block = false }
+            sizes.append(n)
+            first += n
+        }
+        hostSizes = block && sizes.count == hostCount ? sizes : nil
     }
 
     /// Initialises MPI (MPI_Init_thread, MPI_THREAD_SERIALIZED: a communication
@@ -116,6 +131,31 @@ public final class Communicator {
 
     /// MPI_Wtime: seconds on a monotonic clock.
     public static func wallTime() -> Double { MPI_Wtime() }
+
+    /// The two groups of a hierarchical allreduce: this rank's host (MPI_COMM_TYPE_SHARED,
+    /// ranks in world order) and, on each host's lowest rank only, the host leaders (one
+    /// per host, in world order). A collective call: every rank makes it at the same point.
+    public func splitByHost() throws -> (host: Communicator, leaders: Communicator?) {
+        var local: MPI_Comm?
+        try mpiCheck(MPI_Comm_split_type(world, cmpi_comm_type_shared(), Int32(rank), cmpi_info_null(), &local),
+                     "MPI_Comm_split_type(hierarchical)")
+        var localRank: Int32 = 0
+        try mpiCheck(MPI_Comm_rank(local, &localRank), "MPI_Comm_rank")
+        var leaders: MPI_Comm?
+        try mpiCheck(MPI_Comm_split(world, localRank == 0 ? 0 : cmpi_undefined(), Int32(rank), &leaders),
+                     "MPI_Comm_split(host leaders)")
+        let host = try Communicator(world: local!, threadLevel: threadLevel)
+        host.maxMessageBytes = maxMessageBytes
+        let leaderGroup = try leaders.flatMap { $0 == cmpi_comm_null() ? nil : try Communicator(world: $0, threadLevel: threadLevel) }
+        leaderGroup?.maxMessageBytes = maxMessageBytes
+        return (host, leaderGroup)
+    }
+
+    /// Adds another communicator's counted traffic to this one's (a hierarchical
+    /// allreduce counts its sub-groups' messages as this rank's).
+    public func absorbCounters(of other: Communicator) {
+        counters = counters + other.takeCounters()
+    }
 
     /// Returns the counters accumulated since the previous call and zeroes them.
     public func takeCounters() -> TrafficCounters {

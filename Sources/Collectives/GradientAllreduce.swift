@@ -27,6 +27,7 @@ extension AllreduceAlgorithm {
         case .ring: return RingAllreduce()
         case .mpi: return NativeAllreduce()
         case .ps: return ParameterServerAllreduce()
+        case .hierarchical: return HierarchicalAllreduce()
         }
     }
 }

@@ -13,6 +13,9 @@ public enum AllreduceAlgorithm: String, CaseIterable, Codable, Sendable {
     case mpi
     /// Parameter server: everything to rank 0 and back.
     case ps
+    /// Two levels: each host sums into its lowest rank, the host leaders run the ring
+    /// across the network, each leader hands the total back (Horovod's hierarchical allreduce).
+    case hierarchical
 
     /// One line for `--help` and reports.
     public var summary: String {
@@ -21,6 +24,7 @@ public enum AllreduceAlgorithm: String, CaseIterable, Codable, Sendable {
         case .ring: return "reduce-scatter + allgather around a ring"
         case .mpi: return "native MPI_Allreduce"
         case .ps: return "parameter server on rank 0"
+        case .hierarchical: return "a tree on each host, a ring of the host leaders"
         }
     }
 
@@ -33,6 +37,10 @@ public enum AllreduceAlgorithm: String, CaseIterable, Codable, Sendable {
     /// library's algorithm: Open MPI's are in practice, but MPI does not promise it.
     public var resultIsIdenticalByConstruction: Bool { self != .mpi }
 
-    /// The names, for messages: "tree, ring, mpi, ps".
+    /// The algorithms a bare worker count models (one rank per host): every one but
+    /// `hierarchical`, which with one rank per host is the ring.
+    public static let flat: [AllreduceAlgorithm] = [.tree, .ring, .mpi, .ps]
+
+    /// The names, for messages: "tree, ring, mpi, ps, hierarchical".
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }

@@ -93,7 +93,7 @@ public enum GradientCodec: Hashable, Sendable, CustomStringConvertible {
         case .tree:
             let links = BinomialTree(rank: r, size: p).links, n = messageBytes(count)!
             return RankTraffic(bytesSent: links * n, bytesReceived: links * n, messagesSent: links, messagesReceived: links)
-        case .mpi, .ps:
+        case .mpi, .ps, .hierarchical:
             return nil
         }
     }

@@ -45,7 +45,30 @@ extension AllreduceAlgorithm {
             return RankTraffic(bytesSent: peers * n, bytesReceived: peers * n, messagesSent: peers, messagesReceived: peers)
         case .mpi:
             return OpenMPITuned.traffic(rank: rank, ranks: p, count: count, elementSize: elementSize)
+        case .hierarchical:
+            // One rank per host (what a bare rank count says): the leaders' ring is everything.
+            return Self.ringTraffic(rank: rank, ranks: p, count: count, elementSize: elementSize)
         }
+    }
+
+    /// The hierarchical allreduce's bytes for rank `rank` when host h holds the next
+    /// `hostSizes[h]` ranks (block placement, mpirun's --map-by slot): a binomial tree on
+    /// each host (a rank with c children and a parent sends and receives (c + 1) N, the
+    /// leader c N) plus, on the leaders, the ring over the H hosts.
+    public static func hierarchicalTraffic(rank: Int, hostSizes: [Int], count: Int, elementSize: Int = 4) -> RankTraffic {
+        precondition(hostSizes.allSatisfy { $0 > 0 } && rank >= 0 && rank < hostSizes.reduce(0, +))
+        guard count > 0, hostSizes.reduce(0, +) > 1 else { return .zero }
+        var first = 0, host = 0
+        while rank >= first + hostSizes[host] { first += hostSizes[host]; host += 1 }
+        let local = rank - first, n = count * elementSize
+        let links = BinomialTree(rank: local, size: hostSizes[host]).links
+        var t = RankTraffic(bytesSent: links * n, bytesReceived: links * n, messagesSent: links, messagesReceived: links)
+        if local == 0 && hostSizes.count > 1 {
+            let ring = ringTraffic(rank: host, ranks: hostSizes.count, count: count, elementSize: elementSize)
+            t.bytesSent += ring.bytesSent; t.bytesReceived += ring.bytesReceived
+            t.messagesSent += ring.messagesSent; t.messagesReceived += ring.messagesReceived
+        }
+        return t
     }
 
     /// The bytes the counters must report for rank `rank`; nil for `mpi`, whose bytes

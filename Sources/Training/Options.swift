@@ -319,6 +319,8 @@ extension GradientCodec {
             return "\(flag): MPI_Allreduce adds float32 only, it cannot add encoded values in float32 at each hop; use ring or tree"
         case (_, .ps):
             return "\(flag): the parameter server sends float32 only (an encoded server is not implemented); use ring or tree"
+        case (_, .hierarchical):
+            return "\(flag): the two-level exchange sends float32 only (encoded levels are not implemented); use ring or tree"
         default:
             return "\(flag): not supported"
         }

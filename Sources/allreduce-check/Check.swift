@@ -195,7 +195,14 @@ private func judge(_ result: inout CheckResult, countersVary: Bool, comm: Commun
     guard result.algorithm.bytesAreCounted else { return }
     for r in 0..<p {
         let coded = options.codec?.traffic(result.algorithm, rank: r, ranks: p, count: result.count).map { (sent: $0.bytesSent, received: $0.bytesReceived) }
-        guard let expected = coded ?? result.algorithm.countedBytes(rank: r, ranks: p, count: result.count) else { continue }
+        let twoLevel = result.algorithm == .hierarchical
+            ? comm.hostSizes.map { AllreduceAlgorithm.hierarchicalTraffic(rank: r, hostSizes: $0, count: result.count) }
+                .map { (sent: $0.bytesSent, received: $0.bytesReceived) }
+            : nil
+        if result.algorithm == .hierarchical && comm.hostSizes == nil {
+            result.failures.append("\(name): the ranks are not placed host after host (--map-by slot); no formula to check the bytes against")
+        }
+        guard let expected = coded ?? twoLevel ?? result.algorithm.countedBytes(rank: r, ranks: p, count: result.count) else { continue }
         let sent = Int(result.perRank[r][0])
         let received = Int(result.perRank[r][1])
         if sent != expected.sent || received != expected.received {

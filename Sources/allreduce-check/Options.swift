@@ -6,7 +6,7 @@ import Topology
 
 struct Options {
     var count = 100_003
-    var algorithms = AllreduceAlgorithm.allCases
+    var algorithms = AllreduceAlgorithm.flat
     var modes = DataMode.allCases
     var iterations = 5
     var warmup = 1
@@ -32,7 +32,8 @@ struct Options {
     static let usage = """
         usage: mpirun -np P allreduce-check [options]
           --count N              floats per rank (default 100003; SqueezeNet v1.0: 1248424, AlexNet: 60965224)
-          --algorithms LIST      comma-separated subset of tree,ring,mpi,ps (default all)
+          --algorithms LIST      comma-separated subset of tree,ring,mpi,ps,hierarchical (default: all
+                                 but hierarchical, which on one host is a tree)
           --mode exact|random|both  input data (default both)
           --iterations K         timed calls per algorithm and mode (default 5; the median is reported)
           --warmup W             untimed calls first (default 1)

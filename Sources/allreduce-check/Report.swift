@@ -24,6 +24,7 @@ enum Report {
             ("mode", quoted(r.mode.rawValue)),
             ("ranks", "\(r.ranks)"),
             ("count", "\(r.count)"),
+            ("bytes_per_element", "\(options.codec == nil ? 4 : (options.codec == .int8 ? 1 : 2))"),  // int8: plus a scale per 4096
             ("codec", options.codec.map { "\"\($0)\"" } ?? "null"),
             ("error_feedback", "\(options.errorFeedback)"),
             ("max_conservation_error", r.maxConservationError.map(number) ?? "null"),

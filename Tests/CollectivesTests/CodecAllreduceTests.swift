@@ -77,6 +77,24 @@ final class CodecAllreduceTests: XCTestCase {
         }
     }
 
+    /// The two-level allreduce on one host (a binomial tree there) at np 2, 3, 4 and 8:
+    /// the sum checked as every algorithm's, the counted bytes equal to
+    /// `hierarchicalTraffic` (ClusterTests runs it across simulated hosts).
+    func testHierarchicalOnOneHost() throws {
+        for p in [2, 3, 4, 8] {
+            let run = try MPIRunner.run(ranks: p, program: "allreduce-check",
+                                        arguments: ["--count", "100003", "--json", "--algorithms", "hierarchical", "--iterations", "2"])
+            XCTAssertEqual(run.status, 0, "np \(p): \(run.stderr)")
+            XCTAssertEqual(run.jsonLines.count, 2, "exact and random")
+            for json in run.jsonLines {
+                XCTAssertEqual(json["passed"] as? Bool, true, "np \(p): \(json)")
+                XCTAssertEqual(json["identical_across_ranks"] as? Bool, true)
+                let sent = try XCTUnwrap(json["bytes_sent"] as? [Int])
+                XCTAssertEqual(sent, (0..<p).map { AllreduceAlgorithm.hierarchicalTraffic(rank: $0, hostSizes: [p], count: 100_003).bytesSent })
+            }
+        }
+    }
+
     func testCodecOffRingAndTreeIsRefused() throws {
         let run = try MPIRunner.run(ranks: 2, program: "allreduce-check", arguments: ["--codec", "fp16", "--algorithms", "mpi"])
         XCTAssertEqual(run.status, 2, run.stderr)

@@ -1,6 +1,8 @@
 import Foundation
 import Metrics
 import TestSupport
+import Topology
+import Training
 import XCTest
 
 /// The multi-host path on a simulated cluster (cluster/sim/netns-cluster): hosts
@@ -58,10 +60,10 @@ final class ClusterTests: XCTestCase {
         return Wire(tx: tx, hosts: hosts)
     }
 
-    func runOnCluster(_ name: String, _ dir: URL, algorithm: String, iterations: Int) throws {
+    func runOnCluster(_ name: String, _ dir: URL, algorithm: String, iterations: Int, batch: Int = 4) throws {
         let args = ["run", "--name", name, "--wire", dir.appendingPathComponent("wire.json").path, "--", binary,
                     "--model", "v1.0", "--dataset", "synthetic", "--classes", "1000", "--input-size", "32",
-                    "--train-limit", "64", "--test-limit", "4", "--batch-size", "4", "--dropout", "0",
+                    "--train-limit", "64", "--test-limit", "4", "--batch-size", String(batch), "--dropout", "0",
                     "--iterations", String(iterations), "--allreduce", algorithm, "--log-every", "100",
                     "--output", dir.path]
         let r = try ProcessRunner.run("/bin/bash", [script] + args, timeout: 60)
@@ -122,6 +124,58 @@ final class ClusterTests: XCTestCase {
                 XCTAssertGreaterThan(crossHost, 4_000_000, "\(algorithm) \(host): every host sends at least N across")
                 XCTAssertLessThanOrEqual(abs(perIteration - Double(crossHost)), tolerance,
                                          "\(algorithm) \(host): wire \(perIteration) B/iter vs counted \(crossHost)")
+            }
+        }
+    }
+
+    /// The two-level allreduce at 2x2, 2x3 and 4x2 (hosts x ranks per host): the same sum
+    /// as the flat ring to rounding, and on each host's link (eth0 tx, per iteration) the
+    /// bytes the formulas say: the flat ring's boundary rank sends its 2(p-1)/p N to the
+    /// next host, the hierarchical leader its 2(H-1)/H N, so the link carries
+    /// ((p-1)/p) / ((H-1)/H) times fewer bytes (1.5, 1.67 and 1.17 here).
+    func testHierarchicalPutsFewerBytesOnEachLinkThanTheFlatRing() throws {
+        if let reason = namespacesAvailable() { throw XCTSkip("simulated cluster unavailable: \(reason)") }
+        for (hosts, slots) in [(2, 2), (2, 3), (4, 2)] {
+            let p = hosts * slots, label = "\(hosts)x\(slots)"
+            let name = "ch\(Int.random(in: 10000..<100000))"
+            let work = TestPaths.temporaryDirectory("cluster")
+            defer {
+                _ = try? ProcessRunner.run("/bin/bash", [script, "down", "--name", name], timeout: 30)
+                try? FileManager.default.removeItem(at: work)
+            }
+            let up = try ProcessRunner.run("/bin/bash", [script, "up", "--name", name, "--hosts", String(hosts), "--slots", String(slots),
+                                                         "--rate", "1gbit"], timeout: 30)
+            XCTAssertEqual(up.status, 0, up.stderr)
+            guard up.status == 0 else { return }
+            var perHost: [String: [String: Double]] = [:]
+            for algorithm in ["ring", "hierarchical"] {
+                let run = work.appendingPathComponent(algorithm), base = work.appendingPathComponent("\(algorithm)-1")
+                try runOnCluster(name, run, algorithm: algorithm, iterations: 4, batch: p)
+                try runOnCluster(name, base, algorithm: algorithm, iterations: 1, batch: p)
+                let wire = try readWire(run), wire1 = try readWire(base)
+                XCTAssertEqual(wire.hosts.count, p, label)
+                for host in Set(wire.hosts) { perHost[host, default: [:]][algorithm] = Double(wire.tx[host]! - wire1.tx[host]!) / 3 }
+                for rec in try MetricsReader.read(run.appendingPathComponent("metrics.jsonl").path) where algorithm == "hierarchical" {
+                    let expected = AllreduceAlgorithm.hierarchicalTraffic(rank: rec.rank, hostSizes: Array(repeating: slots, count: hosts),
+                                                                          count: rec.parameters)
+                    XCTAssertEqual(rec.bytesSent, expected.bytesSent, "\(label) rank \(rec.rank): counted = the formula")
+                }
+            }
+            let count = 1_248_424
+            let a = try WeightFile.read(from: work.appendingPathComponent("ring/weights.bin").path).values
+            let b = try WeightFile.read(from: work.appendingPathComponent("hierarchical/weights.bin").path).values
+            let scale = a.map { abs($0) }.max()!
+            XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max()! / scale, 1e-5, "\(label): hierarchical sums what the ring sums")
+            for (h, host) in perHost.keys.sorted().enumerated() {
+                let boundary = h * slots + slots - 1  // the host's last rank sends the flat ring's chunks to the next host
+                let flat = Double(AllreduceAlgorithm.ring.traffic(rank: boundary, ranks: p, count: count).bytesSent)
+                let leader = Double(AllreduceAlgorithm.ring.traffic(rank: h, ranks: hosts, count: count).bytesSent)
+                let ring = perHost[host]!["ring"]!, two = perHost[host]!["hierarchical"]!
+                print(String(format: "cluster hierarchical %@ %@: eth0 tx %.0f B/iter flat ring (formula %.0f), %.0f hierarchical (formula %.0f), %.3fx fewer (formula %.3fx)",
+                             label, host, ring, flat, two, leader, ring / two, flat / leader))
+                XCTAssertEqual(ring, flat, accuracy: 0.02 * flat + Double(Self.headerBytes) * flat / Double(Self.mss), "\(label) \(host) flat ring")
+                XCTAssertEqual(two, leader, accuracy: 0.02 * leader + Double(Self.headerBytes) * leader / Double(Self.mss), "\(label) \(host) hierarchical")
+                XCTAssertEqual(ring / two, flat / leader, accuracy: 0.04 * flat / leader, "\(label) \(host): fewer by the formula's factor")
             }
         }
     }
