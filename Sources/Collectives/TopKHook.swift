@@ -14,7 +14,8 @@ import Topology
 /// hook holds the momentum, so the optimizer must run without (the trainer does that).
 public final class TopKHook: BucketHook {
     public let target: Double
-    public let warmup: Bool
+    /// Epochs of DGC's warm-up before the target fraction (0: none).
+    public let warmupEpochs: Int
     public let dgc: DGCState
     /// The fraction of this iteration (set by `beginIteration`).
     public private(set) var fraction: Double
@@ -24,21 +25,22 @@ public final class TopKHook: BucketHook {
     static let tag = 431
 
     /// `count`: the gradient buffer's length; `momentum`: the optimizer's (0: plain top-k
-    /// with error feedback); `warmup`: DGC's fraction schedule over the first epochs.
-    public init(fraction: Double, count: Int, momentum: Float, warmup: Bool = true) {
+    /// with error feedback); `warmupEpochs`: epochs of DGC's fraction schedule (4 in DGC).
+    public init(fraction: Double, count: Int, momentum: Float, warmupEpochs: Int = 4) {
         target = fraction
-        self.warmup = warmup
+        self.warmupEpochs = warmupEpochs
         dgc = DGCState(count: count, momentum: momentum)
-        self.fraction = warmup ? DGCState.warmupFraction(epoch: 0, target: fraction) : fraction
+        self.fraction = fraction
+        beginIteration(0, epoch: 0)
     }
 
-    public var name: String { "topk-\(target)-m\(dgc.momentum)" + (warmup ? "-warmup" : "") }
+    public var name: String { "topk-\(target)-m\(dgc.momentum)-warmup\(warmupEpochs)" }
     public var state: [HookState] {
         [HookState(name: "residual", values: dgc.residual.residual), HookState(name: "velocity", values: dgc.velocity.residual)]
     }
 
     public func beginIteration(_ iteration: Int, epoch: Int) {
-        fraction = warmup ? DGCState.warmupFraction(epoch: epoch, target: target) : target
+        fraction = epoch < warmupEpochs ? DGCState.warmupFraction(epoch: epoch, target: target) : target
     }
 
     public func reduce(_ bucket: GradientBucket, with allreduce: GradientAllreduce, on comm: Communicator) throws {

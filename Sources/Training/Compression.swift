@@ -9,14 +9,15 @@ enum Compression {
     /// The hook for `codec` (nil or `none`: the allreduce unchanged). `count`: the gradient
     /// buffer's length, for the per-element residuals.
     static func hook(_ codec: GradientCodec?, algorithm: AllreduceAlgorithm, store: ParameterStore,
-                     momentum: Double, iterations: Int) -> BucketHook {
+                     momentum: Double, iterations: Int, topkWarmupEpochs: Int?) -> BucketHook {
         let count = store.count
         switch codec ?? .none {
         case .none: return IdentityHook()
         case .fp16: return elementwise(HalfFormat.fp16, algorithm, feedbackCount: nil)
         case .bf16: return elementwise(HalfFormat.bf16, algorithm, feedbackCount: nil)
         case .int8: return elementwise(Int8Quantizer(), algorithm, feedbackCount: count)
-        case let .topk(fraction): return TopKHook(fraction: fraction, count: count, momentum: Float(momentum))
+        case let .topk(fraction):
+            return TopKHook(fraction: fraction, count: count, momentum: Float(momentum), warmupEpochs: topkWarmupEpochs ?? 4)
         case let .powersgd(rank): return PowerSGDHook(rank: rank, store: store, startIteration: iterations / 10)
         }
     }

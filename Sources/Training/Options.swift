@@ -79,6 +79,9 @@ public struct TrainingOptions: Codable, Equatable {
     public var bucketMB: Double = 0
     /// How gradients travel (`--compression`; nil: float32). Optional, so checkpoints written before it load.
     public var compression: GradientCodec?
+    /// Top-k: epochs of DGC's warm-up of the fraction (25%, 6.25%, ... per epoch), then the
+    /// target (nil: 4, DGC's; 0: the target from the first step).
+    public var topkWarmupEpochs: Int?
     /// Replay a measured single-worker timeline instead of computing (the scaling lab).
     public var replay: ReplaySettings?
     /// A network interface (eth0) whose kernel byte counters each rank reads at the start of
@@ -170,6 +173,7 @@ public struct TrainingOptions: Codable, Equatable {
         if evalEvery < 0 { throw bad("--eval-every must be >= 0, got \(evalEvery)") }
         if !(bucketMB >= 0) || !bucketMB.isFinite { throw bad("--bucket-mb must be >= 0, got \(bucketMB)") }
         if let c = compression, let why = c.refusal(with: allreduce) { throw bad(why) }
+        if let w = topkWarmupEpochs, w < 0 { throw bad("--topk-warmup-epochs must be >= 0, got \(w)") }
         if !(timeout >= 1) || !timeout.isFinite { throw bad("--timeout must be at least 1 second, got \(timeout)") }
         if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
         if keepCheckpoints < 0 { throw bad("--keep-checkpoints must be >= 0, got \(keepCheckpoints)") }

@@ -99,7 +99,8 @@ public final class Trainer {
             built = Replica(options: resolved, localBatch: resolved.batchSize / p, rank: communicator.rank,
                             layoutOnly: resolved.replay != nil)
             madeHook = hook?(built!.store) ?? Compression.hook(resolved.compression, algorithm: resolved.allreduce, store: built!.store,
-                                                momentum: resolved.momentum, iterations: resolved.iterations)
+                                                momentum: resolved.momentum, iterations: resolved.iterations,
+                                                topkWarmupEpochs: resolved.topkWarmupEpochs)
             if let settings = resolved.replay {
                 replayed = try ComputeReplay(settings: settings, options: resolved, network: built!.network!,
                                              localBatch: resolved.batchSize / p)

@@ -97,9 +97,12 @@ struct ExchangeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How gradients travel: \(GradientCodec.summaries.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")). Every codec gives the same bits on every rank; bytes_sent in the metrics is what was sent, bytes_uncompressed what float32 would have sent.",
                                valueName: "codec"), transform: { try GradientCodec(parsing: $0) })
     var compression: GradientCodec = .none
+    @Option(help: "With topk: epochs of DGC's warm-up of the fraction (25%, 6.25%, 1.56%, 0.39% per epoch) before the target; 0 starts at the target.")
+    var topkWarmupEpochs: Int = 4
 
     func apply(to o: inout TrainingOptions) {
         o.allreduce = allreduce; o.bucketMB = bucketMB; o.compression = compression == .none ? nil : compression
+        o.topkWarmupEpochs = topkWarmupEpochs == 4 ? nil : topkWarmupEpochs
     }
 }
 
