@@ -19,6 +19,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CReduction"),  // the collectives' vector addition
+        .target(name: "CHalf"),  // fp16 conversion for the codec (F16C when the CPU has it)
         .target(name: "CPoliteWait"),  // sched_yield() as a short sleep (LD_PRELOAD, the scaling lab)
 
         // MARK: Libraries (arrows point one way: Training sees all, the rest see only their bridge)
@@ -27,7 +28,7 @@ let package = Package(
         // Dependency-free: the algorithm list, ring partition, binomial tree and byte formulas.
         .target(name: "Topology", swiftSettings: optimize),
         // Dependency-free: gradient codecs (16-bit floats, int8 with scales, top-k with DGC) and error feedback.
-        .target(name: "Codecs", dependencies: ["Topology"], swiftSettings: optimize),
+        .target(name: "Codecs", dependencies: ["Topology", "CHalf"], swiftSettings: optimize),
         .target(name: "NeuralNet", dependencies: ["CBLAS", "Basics"], swiftSettings: optimize),
         .target(name: "Datasets", dependencies: ["CZlib", "Basics"], swiftSettings: optimize),
         .target(name: "Collectives", dependencies: ["CMPI", "CReduction", "Topology", "Codecs"], swiftSettings: optimize),

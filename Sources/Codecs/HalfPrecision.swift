@@ -5,6 +5,8 @@
 // the same bits. Sums are never formed in 16 bits: the receiver decodes, adds in float32
 // and re-encodes what it passes on.
 
+import CHalf
+
 /// A 16-bit format: encode float32 to 16 bits, decode back.
 public enum HalfFormat: String, CaseIterable, Sendable {
     /// IEEE 754 binary16: 5 exponent bits, 10 mantissa bits, largest finite 65504.
@@ -17,7 +19,8 @@ public enum HalfFormat: String, CaseIterable, Sendable {
         precondition(source.count == destination.count)
         switch self {
         case .fp16:
-            for i in 0..<source.count { destination[i] = Float16(source[i]).bitPattern }
+            guard let s = source.baseAddress, let d = destination.baseAddress else { return }
+            chalf_encode(s, d, source.count)
         case .bf16:
             for i in 0..<source.count { destination[i] = BFloat16(source[i]).bitPattern }
         }
@@ -28,7 +31,8 @@ public enum HalfFormat: String, CaseIterable, Sendable {
         precondition(source.count == destination.count)
         switch self {
         case .fp16:
-            for i in 0..<source.count { destination[i] = Float(Float16(bitPattern: source[i])) }
+            guard let s = source.baseAddress, let d = destination.baseAddress else { return }
+            chalf_decode(s, d, source.count, 0)
         case .bf16:
             for i in 0..<source.count { destination[i] = Float(bitPattern: UInt32(source[i]) << 16) }
         }
@@ -40,7 +44,8 @@ public enum HalfFormat: String, CaseIterable, Sendable {
         precondition(source.count == destination.count)
         switch self {
         case .fp16:
-            for i in 0..<source.count { destination[i] += Float(Float16(bitPattern: source[i])) }
+            guard let s = source.baseAddress, let d = destination.baseAddress else { return }
+            chalf_decode(s, d, source.count, 1)
         case .bf16:
             for i in 0..<source.count { destination[i] += Float(bitPattern: UInt32(source[i]) << 16) }
         }

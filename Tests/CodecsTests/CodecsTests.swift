@@ -93,6 +93,41 @@ final class CodecsTests: XCTestCase {
         for i in values.indices { XCTAssertEqual(decoded[i], Float(codes[i]) * scales[i / 1000]) }
     }
 
+    /// The C conversion (F16C in blocks of 8, the integer rounding for the rest) gives
+    /// Swift's Float16 bits for a million random float bit patterns and the boundaries,
+    /// both paths: whole arrays (vector) and one value at a time (scalar). Every one of
+    /// the 65,536 half codes decodes to Float(Float16(bitPattern:)).
+    func testHalfConversionMatchesSwiftsFloat16BitForBit() {
+        var state: UInt64 = 99
+        func next() -> UInt32 { state = state &* 6364136223846793005 &+ 1442695040888963407; return UInt32(truncatingIfNeeded: state >> 29) }
+        var values = (0..<1_000_000).map { _ in Float(bitPattern: next()) }
+        values += [0, -0, 65504, 65519.996, 65520, -65520, 6.1035156e-05, 6.097555e-05, 5.9604645e-08, 2.9802322e-08, 2.9802326e-08,
+                   .infinity, -.infinity, .greatestFiniteMagnitude, .leastNonzeroMagnitude, 1 + 1.0 / 2048, 1 + 3.0 / 2048]
+        var vector = [UInt16](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { v in vector.withUnsafeMutableBufferPointer { HalfFormat.fp16.encode(v, into: $0) } }
+        var mismatches = 0
+        for (i, x) in values.enumerated() {
+            let expected = Float16(x)
+            var one: UInt16 = 0
+            withUnsafePointer(to: x) { p in withUnsafeMutablePointer(to: &one) {
+                HalfFormat.fp16.encode(UnsafeBufferPointer(start: p, count: 1), into: UnsafeMutableBufferPointer(start: $0, count: 1)) } }
+            if x.isNaN {
+                if !Float16(bitPattern: vector[i]).isNaN || !Float16(bitPattern: one).isNaN { mismatches += 1 }
+            } else if vector[i] != expected.bitPattern || one != expected.bitPattern {
+                mismatches += 1
+                if mismatches < 5 { XCTFail("\(x) (\(String(x.bitPattern, radix: 16))): vector \(vector[i]), scalar \(one), Float16 \(expected.bitPattern)") }
+            }
+        }
+        XCTAssertEqual(mismatches, 0)
+        let codes = (0...UInt16.max).map { $0 }
+        var decoded = [Float](repeating: 0, count: codes.count)
+        codes.withUnsafeBufferPointer { c in decoded.withUnsafeMutableBufferPointer { HalfFormat.fp16.decode(c, into: $0) } }
+        for c in codes {
+            let expected = Float(Float16(bitPattern: c))
+            XCTAssertTrue(expected.isNaN ? decoded[Int(c)].isNaN : decoded[Int(c)].bitPattern == expected.bitPattern, "code \(c)")
+        }
+    }
+
     /// The wire form (`ElementCodec`) the ring and tree send: int8's scales first, then
     /// the codes, exactly `encodedBytes` long, decoding to what the direct quantiser gives;
     /// fp16 as its 16-bit codes. Decoding with `adding` adds in float32.

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Analysis
+import Foundation
+import NeuralNet
+import Topology
+import Training
+
+/// Every codec side by side for SqueezeNet and AlexNet: bytes per rank (the formulas the
+/// counters are held to), the encode/decode arithmetic measured here, and the modelled
+/// exchange time on named networks.
+struct CodecsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "codecs",
+        abstract: "Gradient codecs for SqueezeNet v1.0 and AlexNet (1000 classes): bytes per rank per iteration, measured encode/decode speed, modelled exchange time.")
+
+    @Option(help: "Ranks (one per host) for the bytes and the model.") var ranks: Int = 8
+    @Option(help: "Timed repeats of each codec's arithmetic (the median is reported).") var repeats: Int = 5
+    @Option(help: "Top-k fraction shown.") var topk: Double = 0.001
+    @Option(help: "PowerSGD ranks shown, comma-separated.") var powersgd: String = "2,4"
+
+    func run() throws {
+        guard ranks >= 2, repeats >= 1, topk > 0, topk <= 1 else { fail("--ranks must be >= 2, --repeats >= 1, --topk in (0, 1]") }
+        let psgd = powersgd.split(separator: ",").compactMap { Int($0) }
+        guard !psgd.isEmpty, psgd.allSatisfy({ $0 >= 1 }) else { fail("--powersgd expects positive integers, as 2,4") }
+        let p = ranks
+        print("Measured here (\(repeats) repeats, median, on 1,248,424 floats, one thread): ns per element")
+        let speed = CodecSpeed.measure(count: 1_248_424, repeats: repeats, topkFraction: topk)
+        for s in speed { print(String(format: "  %-12@ encode %6.2f  decode+add %6.2f", s.codec as NSString, s.encodeNanoseconds, s.decodeNanoseconds)) }
+        let models: [(name: String, kind: ModelKind)] = [("SqueezeNet v1.0", .v1_0), ("AlexNet", .alexnet)]
+        let codecs: [GradientCodec] = [.none, .fp16, .bf16, .int8, .topk(fraction: topk)] + psgd.map { .powersgd(rank: $0) }
+        print("\nPer rank per iteration at \(p) ranks, ring (bytes: formula, equal to the counted bytes, CompressionTests; time: modelled, alpha-beta + the measured arithmetic, PowerSGD's GEMMs not included)")
+        print("model            codec          bytes/rank   vs float32  vs AlexNet float32   1 Gbit/s ms   10 Gbit/s ms")
+        let alexCount = ModelKind.alexnet.architecture.parameterCountAt1000Classes
+        let alexFloat = Double(GradientCodec.none.traffic(.ring, rank: 0, ranks: p, count: alexCount)!.bytesSent)
+        for m in models {
+            var configuration = ModelConfiguration(classes: 1000, inputSize: m.kind.architecture.nativeInputSize, batch: 1)
+            configuration.seed = nil
+            guard let net = m.kind.architecture.build(configuration) else { continue }
+            let store = net.store, n = store.count
+            let matrices = { (r: Int) in PowerSGDPlan.matrices(tensors: store.refs.map { ($0.offset, $0.shape, $0.count) }, rank: r, minCompressionRate: 2) }
+            var lines: [String] = []
+            for codec in codecs {
+                let bytes: Int
+                switch codec {
+                case .topk(let f): bytes = GradientCodec.topkTraffic(ranks: p, count: n, fraction: f).bytesSent
+                case .powersgd(let r): bytes = PowerSGDPlan.traffic(.ring, rank: 0, ranks: p, bucket: 0..<n, matrices: matrices(r)).bytesSent
+                default: bytes = codec.traffic(.ring, rank: 0, ranks: p, count: n)!.bytesSent
+                }
+                let float = Double(GradientCodec.none.traffic(.ring, rank: 0, ranks: p, count: n)!.bytesSent)
+                let s = speed.first { $0.codec == codec.description }
+                let matricesOf: [PowerSGDPlan.Matrix] = { if case let .powersgd(r) = codec { return matrices(r) } else { return [] } }()
+                let t = [NetworkPreset.gigabitEthernet, .tenGigabitEthernet].map {
+                    CodecCost.seconds(codec, .ring, ranks: p, count: n, network: $0, encode: s?.encodeNanoseconds ?? 0,
+                                      decode: s?.decodeNanoseconds ?? 0, matrices: matricesOf).map { String(format: "%12.1f", $0 * 1000) } ?? "           -"
+                }
+                lines.append(m.name.padding(toLength: 16, withPad: " ", startingAt: 0) + " " + codec.description.padding(toLength: 12, withPad: " ", startingAt: 0)
+                             + String(format: " %12d %10.1fx %18.1fx", bytes, float / Double(bytes), alexFloat / Double(bytes)) + "  " + t.joined(separator: "   "))
+            }
+            print(lines.joined(separator: "\n"))
+        }
+    }
+}
