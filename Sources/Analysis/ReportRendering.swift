@@ -31,10 +31,12 @@ extension Report {
     public func ratiosCSV() -> String { ratioTable(human: false).csv() }
 
     func comparisonTable(human: Bool) -> TextTable {
+        // The codec columns only when some run used a codec (CSV: always).
+        let coded = rows.contains { $0.codec != "none" }
         let header = human
-            ? ["model", "algorithm", "codec", "ranks", "parameters", "gradient", "sent/rank mean", "sent/rank max",
-               "recv/rank mean", "recv/rank max", "msgs/rank", "bytes", "model sent/rank", "compression",
-               "comm", "compute", "iteration", "comm share"]
+            ? ["model", "algorithm"] + (coded ? ["codec"] : []) + ["ranks", "parameters", "gradient", "sent/rank mean", "sent/rank max",
+               "recv/rank mean", "recv/rank max", "msgs/rank", "bytes", "model sent/rank"] + (coded ? ["compression"] : [])
+               + ["comm", "compute", "iteration", "comm share"]
             : ["model", "algorithm", "world_size", "parameters", "gradient_bytes", "mean_bytes_sent_per_rank",
                "max_bytes_sent_per_rank", "mean_bytes_received_per_rank", "max_bytes_received_per_rank",
                "mean_messages_sent_per_rank", "bytes_source", "modelled_mean_bytes_sent_per_rank",
@@ -45,7 +47,7 @@ extension Report {
         let seconds: (Double) -> String = human ? Format.milliseconds : Format.raw
         let rows = self.rows.map { row -> [String] in
             var cells: [String] = [row.model, row.algorithm]
-            if human { cells.append(row.codec) }
+            if human && coded { cells.append(row.codec) }
             cells += [String(row.worldSize), human ? Format.grouped(row.parameters) : String(row.parameters),
                       bytes(Double(row.gradientBytes)),
                       bytes(row.meanBytesSentPerRank), bytes(Double(row.maxBytesSentPerRank)),
@@ -53,7 +55,7 @@ extension Report {
                       human ? Format.fixed(row.meanMessagesSentPerRank, 1) : Format.raw(row.meanMessagesSentPerRank),
                       row.bytesSource.rawValue,
                       row.modelledMeanBytesSentPerRank.map(bytes) ?? ""]
-            if human { cells.append(row.compressionRatio.map { Format.fixed($0, 1) + "x" } ?? "") }
+            if human && coded { cells.append(row.compressionRatio.map { Format.fixed($0, 1) + "x" } ?? "") }
             cells += [seconds(row.commSeconds), seconds(row.computeSeconds), seconds(row.iterationSeconds),
                       row.commShare.map(human ? Format.percent : Format.raw) ?? ""]
             if !human {
@@ -63,7 +65,9 @@ extension Report {
             }
             return cells
         }
-        return TextTable(header: header, rows: rows, rightAligned: human ? Set(3..<11).union(12..<18) : Set(2..<10).union(11..<16))
+        let shift = human && coded ? 1 : 0
+        return TextTable(header: header, rows: rows,
+                         rightAligned: Set((2 + shift)..<(10 + shift)).union((11 + shift)..<(16 + 2 * shift)))
     }
 
     func ratioTable(human: Bool) -> TextTable {
