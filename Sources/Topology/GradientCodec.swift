@@ -134,14 +134,15 @@ public enum PowerSGDPlan {
     }
 
     /// The tensors (offset, shape, count) of at least two dimensions that compress, at rank
-    /// min(rank, rows, cols), when rows x cols >= minCompressionRate x (rows + cols) x r
-    /// (DDP's min_compression_rate, default 2); vectors and small matrices go uncompressed.
+    /// min(rank, rows, cols), when rows x cols > minCompressionRate x (rows + cols) x r
+    /// (DDP's test with min_compression_rate, default 2; 0 compresses every matrix);
+    /// vectors and small matrices go uncompressed.
     public static func matrices(tensors: [(offset: Int, shape: [Int], count: Int)], rank: Int,
                                 minCompressionRate: Double) -> [Matrix] {
         tensors.compactMap { t in
             guard t.shape.count >= 2, t.shape[0] > 0 else { return nil }
             let rows = t.shape[0], cols = t.count / rows, r = min(rank, rows, cols)
-            guard Double(rows * cols) >= minCompressionRate * Double((rows + cols) * r) else { return nil }
+            guard Double(rows * cols) > minCompressionRate * Double((rows + cols) * r) || minCompressionRate == 0 else { return nil }
             return Matrix(offset: t.offset, rows: rows, cols: cols, r: r)
         }
     }

@@ -15,8 +15,8 @@ import Topology
 final class PowerSGDHook: BucketHook {
     let rank: Int
     let startIteration: Int
-    /// DDP's min_compression_rate: a matrix is compressed only when rows x cols is at least
-    /// this many times (rows + cols) x r.
+    /// DDP's min_compression_rate: a matrix is compressed only when rows x cols is more
+    /// than this many times (rows + cols) x r (0: every matrix).
     let minCompressionRate: Double
     private struct Matrix { let offset: Int, rows: Int, cols: Int, r: Int, q: Int }  // q: offset in `qs`
     private let matrices: [Matrix]
