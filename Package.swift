@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "Collectives", dependencies: ["CMPI", "CReduction", "Topology", "Codecs"], swiftSettings: optimize),
         // What the training loop records: iteration records, their IO, the trace.
         .target(name: "Metrics", swiftSettings: optimize),
+        .target(name: "DeepCompression", swiftSettings: optimize),
         // What only `report` and `calibrate` need: cost model, scaling, plots, calibration fit.
         .target(name: "Analysis", dependencies: ["Metrics", "Topology", "Basics"], swiftSettings: optimize),
         .target(name: "Training",
@@ -59,6 +60,7 @@ let package = Package(
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "Topology", "CReduction", "Codecs", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "Topology"]),
+        .testTarget(name: "DeepCompressionTests", dependencies: ["DeepCompression"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Metrics", "Topology", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Basics", "NeuralNet", "Topology", "Metrics", "TestSupport"]),
     ]
