@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Collectives", dependencies: ["CMPI", "CReduction", "Topology", "Codecs"], swiftSettings: optimize),
         // What the training loop records: iteration records, their IO, the trace.
         .target(name: "Metrics", swiftSettings: optimize),
-        .target(name: "DeepCompression", swiftSettings: optimize),
+        .target(name: "DeepCompression", dependencies: ["Basics"], swiftSettings: optimize),
         // What only `report` and `calibrate` need: cost model, scaling, plots, calibration fit.
         .target(name: "Analysis", dependencies: ["Metrics", "Topology", "Basics"], swiftSettings: optimize),
         .target(name: "Training",
