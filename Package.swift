@@ -38,7 +38,7 @@ let package = Package(
         // What only `report` and `calibrate` need: cost model, scaling, plots, calibration fit.
         .target(name: "Analysis", dependencies: ["Metrics", "Topology", "Basics"], swiftSettings: optimize),
         .target(name: "Training",
-                dependencies: ["Basics", "Topology", "NeuralNet", "Datasets", "Codecs", "Collectives", "Metrics"],
+                dependencies: ["Basics", "Topology", "NeuralNet", "Datasets", "Codecs", "Collectives", "Metrics", "DeepCompression"],
                 swiftSettings: optimize),
 
         // MARK: Executables

@@ -2,6 +2,7 @@
 // differently (top-k with DGC's momentum correction holds the momentum itself).
 import Codecs
 import Collectives
+import DeepCompression
 import NeuralNet
 import Topology
 
@@ -9,8 +10,9 @@ enum Compression {
     /// The hook for `codec` (nil or `none`: the allreduce unchanged). `count`: the gradient
     /// buffer's length, for the per-element residuals.
     static func hook(_ codec: GradientCodec?, algorithm: AllreduceAlgorithm, store: ParameterStore,
-                     momentum: Double, iterations: Int, topkWarmupEpochs: Int?) -> BucketHook {
+                     momentum: Double, iterations: Int, topkWarmupEpochs: Int?, pruneSparsity: Double? = nil) -> BucketHook {
         let count = store.count
+        if pruneSparsity != nil { return MaskedHook(count: count) }
         switch codec ?? .none {
         case .none: return IdentityHook()
         case .fp16: return elementwise(HalfFormat.fp16, algorithm, feedbackCount: nil)
@@ -43,5 +45,20 @@ enum Compression {
             total += t.sent
         }
         return total
+    }
+
+    /// Masked retraining: each weight tensor of two or more dimensions keeps its largest
+    /// (1 - sparsity) share (`Pruning.mask`); pruned weights are set to zero. Returns the
+    /// flat keep mask (biases and vectors kept).
+    static func prune(_ store: ParameterStore, sparsity: Double) -> [UInt8] {
+        var keep = [UInt8](repeating: 1, count: store.count)
+        for ref in store.refs where ref.shape.count >= 2 {
+            let w = Array(store.values[ref.offset..<(ref.offset + ref.count)])
+            for (i, k) in Pruning.mask(w, sparsity: sparsity).enumerated() where !k {
+                keep[ref.offset + i] = 0
+                store.values[ref.offset + i] = 0
+            }
+        }
+        return keep
     }
 }

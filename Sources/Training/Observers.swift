@@ -46,16 +46,18 @@ final class MetricsSink: TrainingObserver {
     /// The counters saw this run's bytes: every algorithm but native MPI_Allreduce, and
     /// any hook other than the identity (which moves its own, counted, messages).
     let bytesCounted: Bool
-    /// With a codec: this rank's float32 bytes for the same buckets (the formula).
+    /// With a codec (or a masked exchange): this rank's float32 bytes for the same buckets (the formula).
     let uncompressed: Int?
+    /// The codec's name in the records (`masked:S` for masked retraining).
+    let codec: String?
 
     init(trainer: Trainer) {
         self.trainer = trainer
         bytesCounted = trainer.algorithm.bytesAreCounted || !(trainer.exchange.hook is IdentityHook)
         let comm = trainer.comm, algorithm = trainer.algorithm
-        uncompressed = trainer.options.compression.map { _ in
-            trainer.exchange.buckets.reduce(0) { $0 + algorithm.traffic(rank: comm.rank, ranks: comm.size, count: $1.count).bytesSent }
-        }
+        let coded = trainer.options.compression != nil || trainer.options.pruneSparsity != nil
+        uncompressed = coded ? trainer.exchange.buckets.reduce(0) { $0 + algorithm.traffic(rank: comm.rank, ranks: comm.size, count: $1.count).bytesSent } : nil
+        codec = trainer.options.compression.map { "\($0)" } ?? trainer.options.pruneSparsity.map { "masked:\($0)" }
         pending.reserveCapacity(trainer.options.logEvery)
     }
 
@@ -84,7 +86,7 @@ final class MetricsSink: TrainingObserver {
             replay: t.replay.map { IterationRecord.Replay(workerSpeedup: $0.settings.workerSpeedup, timeDilation: $0.settings.timeDilation,
                                                              warmup: $0.isWarmup(s.iteration) ? true : nil) },
             linkTxCounter: s.link?.tx, linkRxCounter: s.link?.rx, startedAt: s.startedAt,
-            codec: t.options.compression.map { "\($0)" }, bytesUncompressed: uncompressed)
+            codec: codec, bytesUncompressed: uncompressed)
     }
 
     /// Gathers every rank's pending records to rank 0, which appends them ordered by iteration, then rank.

@@ -82,6 +82,12 @@ public struct TrainingOptions: Codable, Equatable {
     /// Top-k: epochs of DGC's warm-up of the fraction (25%, 6.25%, ... per epoch), then the
     /// target (nil: 4, DGC's; 0: the target from the first step).
     public var topkWarmupEpochs: Int?
+    /// Start from these weights (a weights.bin or checkpoint of the same model) instead of
+    /// the initialisation; a resume takes its weights from the checkpoint instead.
+    public var initWeights: String?
+    /// Masked retraining: prune this share of every weight tensor of two or more dimensions
+    /// by magnitude at the start, keep those weights exactly zero and exchange only the rest.
+    public var pruneSparsity: Double?
     /// Replay a measured single-worker timeline instead of computing (the scaling lab).
     public var replay: ReplaySettings?
     /// A network interface (eth0) whose kernel byte counters each rank reads at the start of
@@ -174,6 +180,13 @@ public struct TrainingOptions: Codable, Equatable {
         if !(bucketMB >= 0) || !bucketMB.isFinite { throw bad("--bucket-mb must be >= 0, got \(bucketMB)") }
         if let c = compression, let why = c.refusal(with: allreduce) { throw bad(why) }
         if let w = topkWarmupEpochs, w < 0 { throw bad("--topk-warmup-epochs must be >= 0, got \(w)") }
+        if initWeights?.isEmpty == true { throw bad("--init-weights must name a weight file, got an empty path") }
+        if let s = pruneSparsity {
+            if !(s > 0 && s < 1) { throw bad("--prune-sparsity must be in (0, 1), got \(s)") }
+            if initWeights == nil && resume == nil { throw bad("--prune-sparsity prunes trained weights: add --init-weights FILE") }
+            if let c = compression, c != .none { throw bad("--prune-sparsity with --compression \(c): a masked exchange of encoded values is not implemented") }
+            if replay != nil { throw bad("--prune-sparsity with --replay-compute: replayed compute has no weights to prune") }
+        }
         if !(timeout >= 1) || !timeout.isFinite { throw bad("--timeout must be at least 1 second, got \(timeout)") }
         if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
         if keepCheckpoints < 0 { throw bad("--keep-checkpoints must be >= 0, got \(keepCheckpoints)") }

@@ -62,6 +62,8 @@ public final class Trainer {
     let memoryLine: String?
     /// Rank 0, resuming: the ranks that wrote the checkpoint (nil when the file does not say).
     let checkpointRanks: Int?
+    /// Masked retraining: what was pruned (rank 0 prints it).
+    private(set) var pruneLine: String?
 
     var isRoot: Bool { comm.rank == 0 }
     var algorithm: AllreduceAlgorithm { options.allreduce }
@@ -100,7 +102,14 @@ public final class Trainer {
                             layoutOnly: resolved.replay != nil)
             madeHook = hook?(built!.store) ?? Compression.hook(resolved.compression, algorithm: resolved.allreduce, store: built!.store,
                                                 momentum: resolved.momentum, iterations: resolved.iterations,
-                                                topkWarmupEpochs: resolved.topkWarmupEpochs)
+                                                topkWarmupEpochs: resolved.topkWarmupEpochs, pruneSparsity: resolved.pruneSparsity)
+            if communicator.rank == 0, let path = resolved.initWeights, resolved.resume == nil {
+                let file = try WeightFile.read(from: path)
+                guard file.header.model == built!.modelName, file.header.tensors == WeightFile.tensorList(of: built!.store) else {
+                    throw TrainingError.badInput("\(path): holds \(WeightFile.shown(file.header.model)) with \(file.header.count) parameters; this run is \(built!.modelName) with \(built!.store.count) (--init-weights needs the same model and tensors)")
+                }
+                _ = built!.store.values.update(from: file.values)
+            }
             if let settings = resolved.replay {
                 replayed = try ComputeReplay(settings: settings, options: resolved, network: built!.network!,
                                              localBatch: resolved.batchSize / p)
@@ -158,6 +167,17 @@ public final class Trainer {
         }
         // Replayed compute never reads the weights: 244 MB of AlexNet need not cross the links.
         if replay == nil { try comm.broadcast(replica.store.values, root: 0) }
+        // Masked retraining: the masks come from the weights every rank now holds; check
+        // that they agree (as the options do) before any exchange relies on it.
+        if let sparsity = options.pruneSparsity, let masked = exchangeHook as? MaskedHook {
+            masked.keep = Compression.prune(replica.store, sparsity: sparsity)
+            let hashes = try comm.allgather([fnv1a(masked.keep)])
+            let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
+            if !differing.isEmpty {
+                throw TrainingError.disagreement("the pruning masks of ranks \(differing.map(String.init).joined(separator: ", ")) differ from rank 0's")
+            }
+            pruneLine = "pruned \(masked.keep.count - masked.kept(in: 0..<masked.keep.count)) of \(masked.keep.count) parameters (--prune-sparsity \(sparsity) of every weight tensor); the exchange sends the rest"
+        }
     }
 
     deinit { exchange.stop() }

@@ -1,3 +1,4 @@
+import Basics
 import Collectives
 import Foundation
 import Metrics
@@ -31,7 +32,7 @@ extension Trainer {
     /// The loop, as llm.c's: batch, forward and backward, exchange, optimizer; then
     /// the observers, in a fixed order on every rank (their collectives match).
     public func run() throws -> TrainingResult {
-        if isRoot { log(banner()); if let line = memoryLine { log(line) } }
+        if isRoot { log(banner()); if let line = memoryLine { log(line) }; if let line = pruneLine { log(line) } }
         let observers = try makeObservers()
         if isRoot && startIteration > 0 {
             let ranks = { (n: Int) in n == 1 ? "1 rank" : "\(n) ranks" }
@@ -54,12 +55,29 @@ extension Trainer {
             throw error
         }
         let wall = monotonicSeconds() - start
+        try verifyMaskedWeights()
         for observer in observers.all { try observer.runEnded() }
         let evaluation = observers.evaluation.final
         let images = Double((options.iterations - startIteration) * options.batchSize)
         return TrainingResult(iterations: options.iterations, finalLoss: observers.progress.lastLoss,
                               testAccuracy: evaluation?.accuracy, testImages: evaluation?.images ?? 0,
                               wallSeconds: wall, imagesPerSecond: images / wall)
+    }
+
+    /// Masked retraining: every pruned weight is still exactly zero on every rank, and
+    /// every rank holds the same weights (compared by hash). A failure ends the run.
+    func verifyMaskedWeights() throws {
+        guard let masked = exchange.hook as? MaskedHook, options.pruneSparsity != nil else { return }
+        let w = replica.store.values
+        var nonzero = 0
+        for i in 0..<w.count where masked.keep[i] == 0 && w[i].bitPattern != 0 { nonzero += 1 }
+        var h = FNV1a()
+        h.combine(words: UnsafeRawBufferPointer(w))
+        let all = try comm.allgather([UInt64(nonzero), h.value])
+        let bad = all.indices.filter { all[$0][0] != 0 }, apart = all.indices.filter { all[$0][1] != all[0][1] }
+        if !bad.isEmpty { throw TrainingError.diverged("masked retraining: pruned weights became non-zero on ranks \(bad.map(String.init).joined(separator: ", "))") }
+        if !apart.isEmpty { throw TrainingError.diverged("masked retraining: the weights of ranks \(apart.map(String.init).joined(separator: ", ")) differ from rank 0's") }
+        if isRoot { log("masked retraining: the \(masked.keep.count - masked.kept(in: 0..<masked.keep.count)) pruned weights are exactly zero on every rank; every rank holds the same weights") }
     }
 
     /// Every rank agreed to stop after `iterations` (a stop signal): the metrics so far are

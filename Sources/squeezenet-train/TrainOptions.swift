@@ -99,10 +99,15 @@ struct ExchangeOptions: ParsableArguments {
     var compression: GradientCodec = .none
     @Option(help: "With topk: epochs of DGC's warm-up of the fraction (25%, 6.25%, 1.56%, 0.39% per epoch) before the target; 0 starts at the target.")
     var topkWarmupEpochs: Int = 4
+    @Option(help: "Start from this weight file (weights.bin or a checkpoint of the same model) instead of the initialisation.")
+    var initWeights: String?
+    @Option(help: "Masked retraining (Deep Compression): prune this share of every weight tensor (2+ dimensions) by magnitude at the start, keep the pruned weights exactly zero, and exchange only the survivors (needs --init-weights).")
+    var pruneSparsity: Double?
 
     func apply(to o: inout TrainingOptions) {
         o.allreduce = allreduce; o.bucketMB = bucketMB; o.compression = compression == .none ? nil : compression
         o.topkWarmupEpochs = topkWarmupEpochs == 4 ? nil : topkWarmupEpochs
+        o.initWeights = initWeights; o.pruneSparsity = pruneSparsity
     }
 }
 
