@@ -35,13 +35,16 @@ public enum CompressedModel {
     /// Largest tensor (elements) and tensor count a file may declare.
     public static let maxElements = 1 << 31, maxTensors = 1 << 16
 
-    public static func encode(_ tensors: [CompressedTensor]) -> [UInt8] {
+    public static func encode(model: String, _ tensors: [CompressedTensor]) -> [UInt8] {
         var out = magic
         func u8(_ v: Int) { out.append(UInt8(v)) }
         func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { out += $0 } }
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
         func f32(_ v: Float) { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
-        u32(Int(version)); u32(tensors.count)
+        u32(Int(version))
+        let modelName = Array(model.utf8)
+        u16(modelName.count); out += modelName
+        u32(tensors.count)
         for t in tensors {
             let name = Array(t.name.utf8)
             u16(name.count); out += name
@@ -77,7 +80,7 @@ public enum CompressedModel {
     }
 
     /// Decodes a file's bytes; a one-line error for anything corrupt or truncated.
-    public static func decode(_ bytes: [UInt8]) throws -> [CompressedTensor] {
+    public static func decode(_ bytes: [UInt8]) throws -> (model: String, tensors: [CompressedTensor]) {
         func bad(_ why: String) -> CompressedModelError { CompressedModelError(description: why) }
         guard bytes.count >= magic.count, Array(bytes.prefix(magic.count)) == magic else {
             throw bad(bytes.count < magic.count ? "truncated (\(bytes.count) bytes)" : "not a compressed model (bad magic)")
@@ -110,6 +113,9 @@ public enum CompressedModel {
         }
         let v = try int(4, "the version")
         guard v == version else { throw bad("version \(v), this build reads version \(version)") }
+        guard let model = String(validating: Array(try take(try int(2, "the model name's length"), "the model name")), as: UTF8.self) else {
+            throw bad("the model name is not UTF-8")
+        }
         let count = try int(4, "the tensor count")
         guard count <= maxTensors else { throw bad("corrupt: \(count) tensors (at most \(maxTensors))") }
         var out: [CompressedTensor] = []
@@ -152,6 +158,6 @@ public enum CompressedModel {
             }
         }
         guard at == body else { throw bad("corrupt: \(body - at) bytes after the last tensor") }
-        return out
+        return (model, out)
     }
 }

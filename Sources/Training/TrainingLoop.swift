@@ -64,6 +64,14 @@ extension Trainer {
                               wallSeconds: wall, imagesPerSecond: images / wall)
     }
 
+    /// Test-set top-1 of the weights as they are (`--eval-only`), summed over the ranks.
+    public func evaluateTestSet() throws -> (accuracy: Double, images: Int) {
+        guard let e = try EvaluationObserver(trainer: self).evaluate(after: 0) else {
+            throw TrainingError.badInput("nothing to evaluate: this model has no test set or network")
+        }
+        return (e.accuracy, e.images)
+    }
+
     /// Masked retraining: every pruned weight is still exactly zero on every rank, and
     /// every rank holds the same weights (compared by hash). A failure ends the run.
     func verifyMaskedWeights() throws {

@@ -1,4 +1,5 @@
 import Basics
+import DeepCompression
 import Foundation
 import NeuralNet
 
@@ -78,7 +79,19 @@ public struct WeightFile: Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TrainingError.badInput("\(path): cannot read the weight file")
         }
+        if data.starts(with: CompressedModel.magic) { return try decodeCompressed([UInt8](data), path: path) }
         return try decode(data, path: path)
+    }
+
+    /// A Deep Compression file (`CompressedModel`) as the weights it decodes to, bit for
+    /// bit: wherever a weight file is accepted (`--init-weights`, `diff`, `eval`).
+    static func decodeCompressed(_ bytes: [UInt8], path: String) throws -> WeightFile {
+        let decoded: (model: String, tensors: [CompressedTensor])
+        do { decoded = try CompressedModel.decode(bytes) } catch { throw TrainingError.badInput("\(path): \(error)") }
+        let values = decoded.tensors.flatMap(\.values)
+        let header = Header(model: decoded.model, count: values.count,
+                            tensors: decoded.tensors.map { "\($0.name)\($0.shape)" }, iteration: 0)
+        return WeightFile(header: header, values: values)
     }
 
     /// The most iterations a run can count (`--iterations`, `--epochs` are held to it):

@@ -13,6 +13,8 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Gradient exchange") var exchange: ExchangeOptions
     @OptionGroup(title: "Output") var output: OutputOptions
     @OptionGroup(title: "Replayed compute (the scaling lab)") var replay: ReplayOptions
+    @Flag(help: "Evaluate --init-weights (a weights.bin, checkpoint or compressed model) on the test set, print its top-1 and exit: nothing is trained or written.")
+    var evalOnly = false
 
     /// The options as the command line gives them, in one pass.
     var options: TrainingOptions {
@@ -33,6 +35,10 @@ struct Train: ParsableCommand {
             return
         }
         let hook: TestHooks.Factory?
+        if evalOnly {
+            if options.initWeights == nil { fail("--eval-only evaluates a weight file: add --init-weights FILE") }
+            if options.outputDirectory != nil { fail("--eval-only writes nothing: drop --output") }
+        }
         do {
             try options.validate()  // rank-independent: once, before MPI starts
             hook = try TestHooks.selected()
@@ -56,6 +62,12 @@ struct Train: ParsableCommand {
         }
         do {
             let trainer = try Trainer(options: options, communicator: comm, hook: hook) { print($0); fflush(stdout) }
+            if evalOnly {
+                let e = try trainer.evaluateTestSet()
+                if comm.rank == 0 { print(String(format: "test top-1 %.2f%% on %d images (%@)", 100 * e.accuracy, e.images, options.initWeights!)) }
+                try comm.finalize()
+                return
+            }
             let result = try trainer.run()
             if let stop = result.stop {
                 if comm.rank == 0 {

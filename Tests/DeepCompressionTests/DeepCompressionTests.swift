@@ -139,8 +139,9 @@ final class CompressedModelTests: XCTestCase {
 
     func testRoundTripIsBitForBit() throws {
         let tensors = sample()
-        let bytes = CompressedModel.encode(tensors)
-        let back = try CompressedModel.decode(bytes)
+        let bytes = CompressedModel.encode(model: "v1.0", tensors)
+        let (model, back) = try CompressedModel.decode(bytes)
+        XCTAssertEqual(model, "v1.0")
         XCTAssertEqual(back, tensors)
         for (a, b) in zip(back, tensors) { XCTAssertEqual(a.values.map(\.bitPattern), b.values.map(\.bitPattern), a.name) }
         // Smaller than float32 by far: 50% of 4096 at 8 bits + 4-bit gaps, Huffman-coded.
@@ -149,7 +150,7 @@ final class CompressedModelTests: XCTestCase {
     }
 
     func testEveryCorruptOrTruncatedFileGetsAOneLineError() {
-        let good = CompressedModel.encode(sample())
+        let good = CompressedModel.encode(model: "v1.0", sample())
         func fixChecksum(_ b: [UInt8]) -> [UInt8] {
             var c = Array(b.dropLast(8))
             withUnsafeBytes(of: fnv(c).littleEndian) { c += $0 }

@@ -1,0 +1,39 @@
+// From a weight file to a Deep Compression file: prune (or keep the zeros of a masked
+// retraining), share each weight tensor's survivors among 2^bits k-means centroids,
+// Huffman-code values and relative indices; biases stay float32.
+import DeepCompression
+import Foundation
+
+public enum ModelCompression {
+    public struct Layer: Sendable {
+        public let name: String, count: Int, kept: Int, bits: Int
+    }
+
+    /// `sparsity` nil: the weights' own zeros are the pruned ones (after masked retraining).
+    public static func compress(_ file: WeightFile, sparsity: Double?, bits: Int, indexBits: Int) throws -> (bytes: [UInt8], layers: [Layer], shared: WeightFile) {
+        guard (1...8).contains(bits), (1...8).contains(indexBits) else { throw TrainingError.badInput("--bits and --index-bits must be 1 to 8") }
+        if let s = sparsity, !(s >= 0 && s < 1) { throw TrainingError.badInput("--sparsity must be in [0, 1), got \(s)") }
+        var tensors: [CompressedTensor] = [], layers: [Layer] = [], offset = 0, values: [Float] = []
+        for entry in file.header.tensors {
+            guard let n = WeightFile.elementCount(of: entry), let open = entry.firstIndex(of: "[") else { throw TrainingError.badInput("bad tensor \(entry)") }
+            let name = String(entry[..<open])
+            let shape = entry[entry.index(after: open)..<entry.index(before: entry.endIndex)].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            let w = Array(file.values[offset..<(offset + n)])
+            offset += n
+            if shape.count >= 2 {
+                let mask = sparsity.map { Pruning.mask(w, sparsity: $0) } ?? w.map { $0 != 0 }
+                let shared = WeightSharing(weights: w, mask: mask, bits: bits)
+                tensors.append(CompressedTensor(name: name, shape: shape, storage: .shared(bits: bits, indexBits: indexBits,
+                                                                                           codebook: shared.centroids, assignment: shared.assignment)))
+                layers.append(Layer(name: name, count: n, kept: mask.filter { $0 }.count, bits: bits))
+            } else {
+                tensors.append(CompressedTensor(name: name, shape: shape, storage: .raw(w)))
+                layers.append(Layer(name: name, count: n, kept: n, bits: 32))
+            }
+            values += tensors.last!.values
+        }
+        let bytes = CompressedModel.encode(model: file.header.model, tensors)
+        let header = WeightFile.Header(model: file.header.model, count: values.count, tensors: file.header.tensors, iteration: file.header.iteration)
+        return (bytes, layers, WeightFile(header: header, values: values))
+    }
+}
