@@ -58,3 +58,38 @@ final class MaskedRetrainingTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("add --init-weights FILE"), refused.stderr)
     }
 }
+
+/// `compress`, and the compressed file wherever a weight file goes.
+final class CompressedWeightsTests: XCTestCase {
+    let binary = TestPaths.executable("squeezenet-train").path
+
+    func testCompressDecodesBitForBitAndLoadsBack() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = ["--model", "v1.1", "--train-limit", "96", "--test-limit", "48", "--batch-size", "24"]
+        let t = try ProcessRunner.run(binary, base + ["--iterations", "3", "--output", dir.appendingPathComponent("run").path])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let weights = dir.appendingPathComponent("run/weights.bin").path, packed = dir.appendingPathComponent("m.sqzc").path
+        let c = try ProcessRunner.run(binary, ["compress", weights, "--sparsity", "0.5", "--bits", "6", "--output", packed])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertTrue(c.stdout.contains("bytes (measured: the file's size)"), c.stdout)
+        let expected = try ModelCompression.compress(WeightFile.read(from: weights), sparsity: 0.5, bits: 6, indexBits: 4)
+        let decoded = try WeightFile.read(from: packed)
+        XCTAssertEqual(decoded.values.map(\.bitPattern), expected.shared.values.map(\.bitPattern), "decodes to the shared weights bit for bit")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: packed)), Data(expected.bytes))
+        XCTAssertGreaterThan(decoded.values.filter { $0 == 0 }.count, decoded.values.count * 45 / 100)
+        let e = try ProcessRunner.run(binary, base + ["--eval-only", "--init-weights", packed])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        XCTAssertTrue(e.stdout.contains("test top-1"), e.stdout)
+        let more = try ProcessRunner.run(binary, base + ["--iterations", "2", "--init-weights", packed])
+        XCTAssertEqual(more.status, 0, more.stderr)
+        // A corrupt compressed file: one line, non-zero.
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: packed)))
+        bytes[bytes.count / 2] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: packed))
+        let bad = try ProcessRunner.run(binary, base + ["--eval-only", "--init-weights", packed])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").filter { $0.contains("error") }.count, 1, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("checksum mismatch"), bad.stderr)
+    }
+}
