@@ -53,6 +53,13 @@ public struct WeightSharing: Equatable, Sendable {
         }
     }
 
+    /// Given centroids and assignment (a decoded model).
+    public init(centroids: [Float], assignment: [Int]) {
+        precondition(assignment.allSatisfy { $0 < centroids.count })
+        self.centroids = centroids
+        self.assignment = assignment
+    }
+
     /// The nearest centroid (ties to the lower index); centroids ascend from linear init.
     static func nearest(_ w: Float, _ centroids: [Float]) -> Int {
         var best = 0
@@ -65,6 +72,10 @@ public struct WeightSharing: Equatable, Sendable {
 
     /// Each centroid's gradient: the sum of its members' gradients (the paper's eq. 3).
     public func centroidGradients(_ gradients: [Float]) -> [Float] {
+        gradients.withUnsafeBufferPointer { centroidGradients($0) }
+    }
+
+    public func centroidGradients(_ gradients: UnsafeBufferPointer<Float>) -> [Float] {
         precondition(gradients.count == assignment.count)
         var g = [Float](repeating: 0, count: centroids.count)
         for (i, c) in assignment.enumerated() where c >= 0 { g[c] += gradients[i] }

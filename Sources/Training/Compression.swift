@@ -10,9 +10,10 @@ enum Compression {
     /// The hook for `codec` (nil or `none`: the allreduce unchanged). `count`: the gradient
     /// buffer's length, for the per-element residuals.
     static func hook(_ codec: GradientCodec?, algorithm: AllreduceAlgorithm, store: ParameterStore,
-                     momentum: Double, iterations: Int, topkWarmupEpochs: Int?, pruneSparsity: Double? = nil) -> BucketHook {
+                     momentum: Double, iterations: Int, topkWarmupEpochs: Int?, pruneSparsity: Double? = nil,
+                     fineTuneCentroids: Bool = false) -> BucketHook {
         let count = store.count
-        if pruneSparsity != nil { return MaskedHook(count: count) }
+        if pruneSparsity != nil || fineTuneCentroids { return MaskedHook(count: count) }
         switch codec ?? .none {
         case .none: return IdentityHook()
         case .fp16: return elementwise(HalfFormat.fp16, algorithm, feedbackCount: nil)

@@ -88,6 +88,9 @@ public struct TrainingOptions: Codable, Equatable {
     /// Masked retraining: prune this share of every weight tensor of two or more dimensions
     /// by magnitude at the start, keep those weights exactly zero and exchange only the rest.
     public var pruneSparsity: Double?
+    /// Trained quantisation: --init-weights is a compressed (.sqzc) model; only its
+    /// centroids train, its pruned weights stay zero and are not exchanged.
+    public var fineTuneCentroids: Bool = false
     /// Replay a measured single-worker timeline instead of computing (the scaling lab).
     public var replay: ReplaySettings?
     /// A network interface (eth0) whose kernel byte counters each rank reads at the start of
@@ -180,6 +183,12 @@ public struct TrainingOptions: Codable, Equatable {
         if !(bucketMB >= 0) || !bucketMB.isFinite { throw bad("--bucket-mb must be >= 0, got \(bucketMB)") }
         if let c = compression, let why = c.refusal(with: allreduce) { throw bad(why) }
         if let w = topkWarmupEpochs, w < 0 { throw bad("--topk-warmup-epochs must be >= 0, got \(w)") }
+        if fineTuneCentroids {
+            if initWeights == nil { throw bad("--fine-tune-centroids trains a compressed model's centroids: add --init-weights FILE.sqzc") }
+            if pruneSparsity != nil { throw bad("--fine-tune-centroids keeps the compressed model's pruning: drop --prune-sparsity") }
+            if resume != nil { throw bad("--fine-tune-centroids with --resume: the centroids' momentum is not checkpointed yet") }
+            if let c = compression, c != .none { throw bad("--fine-tune-centroids with --compression \(c) is not implemented") }
+        }
         if initWeights?.isEmpty == true { throw bad("--init-weights must name a weight file, got an empty path") }
         if let s = pruneSparsity {
             if !(s > 0 && s < 1) { throw bad("--prune-sparsity must be in (0, 1), got \(s)") }

@@ -64,6 +64,8 @@ public final class Trainer {
     let checkpointRanks: Int?
     /// Masked retraining: what was pruned (rank 0 prints it).
     private(set) var pruneLine: String?
+    /// Trained quantisation (`--fine-tune-centroids`): the centroids and their momentum.
+    private(set) var centroids: CentroidTuning?
 
     var isRoot: Bool { comm.rank == 0 }
     var algorithm: AllreduceAlgorithm { options.allreduce }
@@ -102,7 +104,8 @@ public final class Trainer {
                             layoutOnly: resolved.replay != nil)
             madeHook = hook?(built!.store) ?? Compression.hook(resolved.compression, algorithm: resolved.allreduce, store: built!.store,
                                                 momentum: resolved.momentum, iterations: resolved.iterations,
-                                                topkWarmupEpochs: resolved.topkWarmupEpochs, pruneSparsity: resolved.pruneSparsity)
+                                                topkWarmupEpochs: resolved.topkWarmupEpochs, pruneSparsity: resolved.pruneSparsity,
+                                                fineTuneCentroids: resolved.fineTuneCentroids)
             if communicator.rank == 0, let path = resolved.initWeights, resolved.resume == nil {
                 let file = try WeightFile.read(from: path)
                 guard file.header.model == built!.modelName, file.header.tensors == WeightFile.tensorList(of: built!.store) else {
@@ -169,6 +172,15 @@ public final class Trainer {
         if replay == nil { try comm.broadcast(replica.store.values, root: 0) }
         // Masked retraining: the masks come from the weights every rank now holds; check
         // that they agree (as the options do) before any exchange relies on it.
+        if options.fineTuneCentroids, let masked = exchangeHook as? MaskedHook {
+            let tuning = CentroidTuning(store: replica.store)
+            centroids = tuning
+            for i in 0..<masked.keep.count { masked.keep[i] = 1 }
+            for t in tuning.tensors { for (i, c) in t.sharing.assignment.enumerated() where c < 0 { masked.keep[t.offset + i] = 0 } }
+            let hashes = try comm.allgather([fnv1a(masked.keep)])
+            if hashes.contains(where: { $0 != hashes[0] }) { throw TrainingError.disagreement("the ranks derived different pruning masks from the compressed weights") }
+            pruneLine = "fine-tuning \(tuning.tensors.reduce(0) { $0 + $1.sharing.centroids.count }) centroids of \(tuning.tensors.count) weight tensors (at most \(tuning.largestCodebook) per tensor); \(masked.keep.count - masked.kept(in: 0..<masked.keep.count)) pruned weights stay zero"
+        }
         if let sparsity = options.pruneSparsity, let masked = exchangeHook as? MaskedHook {
             masked.keep = Compression.prune(replica.store, sparsity: sparsity)
             let hashes = try comm.allgather([fnv1a(masked.keep)])

@@ -75,7 +75,7 @@ extension Trainer {
     /// Masked retraining: every pruned weight is still exactly zero on every rank, and
     /// every rank holds the same weights (compared by hash). A failure ends the run.
     func verifyMaskedWeights() throws {
-        guard let masked = exchange.hook as? MaskedHook, options.pruneSparsity != nil else { return }
+        guard let masked = exchange.hook as? MaskedHook, options.pruneSparsity != nil || options.fineTuneCentroids else { return }
         let w = replica.store.values
         var nonzero = 0
         for i in 0..<w.count where masked.keep[i] == 0 && w[i].bitPattern != 0 { nonzero += 1 }
@@ -161,6 +161,8 @@ extension Trainer {
         let o = options
         let update = sgdUpdate(replica.store, optimizer: optimizer, scale: 1 / Float(comm.size),
                                clipNorm: o.model.computes ? o.clipGradientNorm : 0, learningRate: Float(learningRate))
+        centroids?.step(weights: replica.store.values, gradients: replica.store.gradients, learningRate: Float(learningRate),
+                        momentum: Float(o.momentum), weightDecay: Float(o.weightDecay))
         if !update.norm.isFinite {
             throw TrainingError.diverged("iteration \(iteration): the averaged gradient holds NaN or Inf (loss \(lossSum / Double(max(images, 1)))); lower --base-lr")
         }

@@ -103,11 +103,13 @@ struct ExchangeOptions: ParsableArguments {
     var initWeights: String?
     @Option(help: "Masked retraining (Deep Compression): prune this share of every weight tensor (2+ dimensions) by magnitude at the start, keep the pruned weights exactly zero, and exchange only the survivors (needs --init-weights).")
     var pruneSparsity: Double?
+    @Flag(help: "Trained quantisation (Deep Compression): --init-weights is a .sqzc from `compress`; only its centroids train (each by the sum of its weights' gradients), pruned weights stay zero and are not exchanged.")
+    var fineTuneCentroids = false
 
     func apply(to o: inout TrainingOptions) {
         o.allreduce = allreduce; o.bucketMB = bucketMB; o.compression = compression == .none ? nil : compression
         o.topkWarmupEpochs = topkWarmupEpochs == 4 ? nil : topkWarmupEpochs
-        o.initWeights = initWeights; o.pruneSparsity = pruneSparsity
+        o.initWeights = initWeights; o.pruneSparsity = pruneSparsity; o.fineTuneCentroids = fineTuneCentroids
     }
 }
 

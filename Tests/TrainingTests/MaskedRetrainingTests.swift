@@ -83,6 +83,28 @@ final class CompressedWeightsTests: XCTestCase {
         XCTAssertTrue(e.stdout.contains("test top-1"), e.stdout)
         let more = try ProcessRunner.run(binary, base + ["--iterations", "2", "--init-weights", packed])
         XCTAssertEqual(more.status, 0, more.stderr)
+        // Trained quantisation under mpirun: only the centroids move; the zeros stay.
+        let tuned = dir.appendingPathComponent("tuned")
+        let launcher = TestPaths.packageRoot.appendingPathComponent("launch/mpirun-local").path
+        let f = try ProcessRunner.run("/bin/bash", [launcher, "3", binary] + base + ["--iterations", "4", "--init-weights", packed,
+                                                                                     "--fine-tune-centroids", "--output", tuned.path], timeout: 180)
+        XCTAssertEqual(f.status, 0, f.stderr)
+        XCTAssertTrue(f.stdout.contains("pruned weights are exactly zero on every rank; every rank holds the same weights"), f.stdout)
+        let after = try WeightFile.read(from: tuned.appendingPathComponent("weights.bin").path)
+        let store = SqueezeNet.make(.v1_1, classes: 10, inputSize: 32, batch: 1).store
+        var moved = 0
+        for ref in store.refs where ref.shape.count >= 2 {  // biases train as plain float32
+            let before = decoded.values[ref.offset..<(ref.offset + ref.count)], now = after.values[ref.offset..<(ref.offset + ref.count)]
+            XCTAssertEqual(zip(before, now).filter { ($0 == 0) != ($1 == 0) }.count, 0, "\(ref.name): the same zeros")
+            XCTAssertLessThanOrEqual(Set(now.filter { $0 != 0 }).count, 64, "\(ref.name): at most 2^6 shared values")
+            // Weights that shared a centroid still share one.
+            var map: [Float: Float] = [:]
+            for (b, a) in zip(before, now) where b != 0 {
+                if let seen = map[b] { XCTAssertEqual(seen, a, "\(ref.name): one centroid, one value") } else { map[b] = a }
+            }
+            moved += zip(before, now).filter { $0 != $1 }.count
+        }
+        XCTAssertGreaterThan(moved, 1000, "the centroids trained")
         // A corrupt compressed file: one line, non-zero.
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: packed)))
         bytes[bytes.count / 2] ^= 0x40
