@@ -22,7 +22,15 @@ public enum ModelCompression {
             offset += n
             if shape.count >= 2 {
                 let mask = sparsity.map { Pruning.mask(w, sparsity: $0) } ?? w.map { $0 != 0 }
-                let shared = WeightSharing(weights: w, mask: mask, bits: bits)
+                // Already shared (a fine-tuned model): its own values are the codebook, exactly.
+                let distinct = Set(w.indices.filter { mask[$0] }.map { w[$0].bitPattern }).map { Float(bitPattern: $0) }.sorted()
+                var shared = WeightSharing(weights: w, mask: mask, bits: bits)
+                if distinct.count <= 1 << bits {
+                    var index: [UInt32: Int] = [:]
+                    for (i, v) in distinct.enumerated() { index[v.bitPattern] = i }
+                    let codebook = distinct + Array(repeating: distinct.last ?? 0, count: (1 << bits) - distinct.count)
+                    shared = WeightSharing(centroids: codebook, assignment: w.indices.map { mask[$0] ? index[w[$0].bitPattern]! : -1 })
+                }
                 tensors.append(CompressedTensor(name: name, shape: shape, storage: .shared(bits: bits, indexBits: indexBits,
                                                                                            codebook: shared.centroids, assignment: shared.assignment)))
                 layers.append(Layer(name: name, count: n, kept: mask.filter { $0 }.count, bits: bits))

@@ -105,6 +105,11 @@ final class CompressedWeightsTests: XCTestCase {
             moved += zip(before, now).filter { $0 != $1 }.count
         }
         XCTAssertGreaterThan(moved, 1000, "the centroids trained")
+        // Compressing the fine-tuned model keeps its values exactly: the file decodes to it bit for bit.
+        let final = dir.appendingPathComponent("tuned.sqzc").path
+        let again = try ProcessRunner.run(binary, ["compress", tuned.appendingPathComponent("weights.bin").path, "--bits", "6", "--output", final])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try WeightFile.read(from: final).values.map(\.bitPattern), after.values.map(\.bitPattern))
         // A corrupt compressed file: one line, non-zero.
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: packed)))
         bytes[bytes.count / 2] ^= 0x40
