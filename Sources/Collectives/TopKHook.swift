@@ -26,15 +26,25 @@ public final class TopKHook: BucketHook {
 
     /// `count`: the gradient buffer's length; `momentum`: the optimizer's (0: plain top-k
     /// with error feedback); `warmupEpochs`: epochs of DGC's fraction schedule (4 in DGC).
-    public init(fraction: Double, count: Int, momentum: Float, warmupEpochs: Int = 4) {
+    /// DGC's local gradient clipping: this rank's gradient is scaled down to this L2 norm
+    /// (per bucket, in proportion to the square root of its share of the buffer) before it
+    /// is accumulated; 0: none. The trainer sets the run's --clip-gradient-norm x sqrt(p)
+    /// (the average of p such gradients has about 1/sqrt(p) of their norm) and clips no
+    /// more after the exchange: what arrives is accumulated velocity, not a gradient.
+    public let localClipNorm: Float
+    private let count: Int
+
+    public init(fraction: Double, count: Int, momentum: Float, warmupEpochs: Int = 4, localClipNorm: Float = 0) {
         target = fraction
         self.warmupEpochs = warmupEpochs
+        self.localClipNorm = localClipNorm
+        self.count = count
         dgc = DGCState(count: count, momentum: momentum)
         self.fraction = fraction
         beginIteration(0, epoch: 0)
     }
 
-    public var name: String { "topk-\(target)-m\(dgc.momentum)-warmup\(warmupEpochs)" }
+    public var name: String { "topk-\(target)-m\(dgc.momentum)-warmup\(warmupEpochs)-clip\(localClipNorm)" }
     public var state: [HookState] {
         [HookState(name: "residual", values: dgc.residual.residual), HookState(name: "velocity", values: dgc.velocity.residual)]
     }
@@ -46,6 +56,12 @@ public final class TopKHook: BucketHook {
     public func reduce(_ bucket: GradientBucket, with allreduce: GradientAllreduce, on comm: Communicator) throws {
         let values = bucket.values, n = values.count, p = comm.size, r = comm.rank
         guard n > 0 else { return }
+        if localClipNorm > 0 {
+            var sum = 0.0
+            for i in 0..<n { sum += Double(values[i]) * Double(values[i]) }
+            let limit = Double(localClipNorm) * (Double(n) / Double(max(count, 1))).squareRoot(), norm = sum.squareRoot()
+            if norm > limit { let shrink = Float(limit / norm); for i in 0..<n { values[i] *= shrink } }
+        }
         let selector = TopKSelector(fraction: fraction)
         dgc.step(gradient: UnsafeBufferPointer(values), offset: bucket.offset, selector: selector,
                  scratch: &scratch, indices: &indices, values: &picked)

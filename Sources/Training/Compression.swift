@@ -11,7 +11,7 @@ enum Compression {
     /// buffer's length, for the per-element residuals.
     static func hook(_ codec: GradientCodec?, algorithm: AllreduceAlgorithm, store: ParameterStore,
                      momentum: Double, iterations: Int, topkWarmupEpochs: Int?, pruneSparsity: Double? = nil,
-                     fineTuneCentroids: Bool = false) -> BucketHook {
+                     fineTuneCentroids: Bool = false, localClipNorm: Double = 0) -> BucketHook {
         let count = store.count
         if pruneSparsity != nil || fineTuneCentroids { return MaskedHook(count: count) }
         switch codec ?? .none {
@@ -20,7 +20,8 @@ enum Compression {
         case .bf16: return elementwise(HalfFormat.bf16, algorithm, feedbackCount: nil)
         case .int8: return elementwise(Int8Quantizer(), algorithm, feedbackCount: count)
         case let .topk(fraction):
-            return TopKHook(fraction: fraction, count: count, momentum: Float(momentum), warmupEpochs: topkWarmupEpochs ?? 4)
+            return TopKHook(fraction: fraction, count: count, momentum: Float(momentum), warmupEpochs: topkWarmupEpochs ?? 4,
+                            localClipNorm: Float(localClipNorm))
         case let .powersgd(rank): return PowerSGDHook(rank: rank, store: store, startIteration: iterations / 10)
         }
     }
@@ -28,6 +29,13 @@ enum Compression {
     private static func elementwise(_ codec: ElementCodec, _ algorithm: AllreduceAlgorithm, feedbackCount: Int?) -> BucketHook {
         algorithm == .tree ? CodecTreeHook(codec: codec, feedbackCount: feedbackCount)
                            : CodecRingHook(codec: codec, feedbackCount: feedbackCount)
+    }
+
+    /// The clipping after the exchange: none for top-k, which clips each rank's gradient
+    /// before accumulating it (DGC's local clipping).
+    static func globalClipNorm(_ codec: GradientCodec?, clipNorm: Double) -> Double {
+        if case .topk = codec ?? .none { return 0 }
+        return clipNorm
     }
 
     /// The optimizer's momentum: none when top-k's momentum correction holds it (DGC's

@@ -105,7 +105,8 @@ public final class Trainer {
             madeHook = hook?(built!.store) ?? Compression.hook(resolved.compression, algorithm: resolved.allreduce, store: built!.store,
                                                 momentum: resolved.momentum, iterations: resolved.iterations,
                                                 topkWarmupEpochs: resolved.topkWarmupEpochs, pruneSparsity: resolved.pruneSparsity,
-                                                fineTuneCentroids: resolved.fineTuneCentroids)
+                                                fineTuneCentroids: resolved.fineTuneCentroids,
+                                                localClipNorm: resolved.clipGradientNorm * Double(p).squareRoot())
             if communicator.rank == 0, let path = resolved.initWeights, resolved.resume == nil {
                 let file = try WeightFile.read(from: path)
                 guard file.header.model == built!.modelName, file.header.tensors == WeightFile.tensorList(of: built!.store) else {

@@ -160,7 +160,8 @@ extension Trainer {
     func applyUpdate(learningRate: Double, iteration: Int, lossSum: Double, images: Int) throws -> (norm: Double, clipped: Bool) {
         let o = options
         let update = sgdUpdate(replica.store, optimizer: optimizer, scale: 1 / Float(comm.size),
-                               clipNorm: o.model.computes ? o.clipGradientNorm : 0, learningRate: Float(learningRate))
+                               clipNorm: o.model.computes ? Compression.globalClipNorm(o.compression, clipNorm: o.clipGradientNorm) : 0,
+                               learningRate: Float(learningRate))
         centroids?.step(weights: replica.store.values, gradients: replica.store.gradients, learningRate: Float(learningRate),
                         momentum: Float(o.momentum), weightDecay: Float(o.weightDecay))
         if !update.norm.isFinite {

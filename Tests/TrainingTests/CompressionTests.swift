@@ -124,6 +124,29 @@ final class CompressionTests: XCTestCase {
         }
     }
 
+    /// Top-k clips each rank's gradient before accumulating it (DGC's local clipping, at
+    /// --clip-gradient-norm x sqrt(p)), not the exchanged sum: a tiny norm keeps the
+    /// weights where they were, no norm lets them move; and the run reports no clipping.
+    func testTopKClipsLocallyBeforeAccumulating() throws {
+        var moved: [Float] = []
+        for clip in ["1e-7", "0"] {
+            // Iterations 2 to 4: the weights after 4 against those after 1, same run otherwise.
+            var weights: [[Float]] = []
+            for iterations in ["1", "4"] {
+                let out = TestPaths.temporaryDirectory()
+                defer { try? FileManager.default.removeItem(at: out) }
+                let r = try ProcessRunner.run("/bin/bash", [launcher, "2"] + job(out, ["--compression", "topk:0.01", "--clip-gradient-norm", clip,
+                                                                                       "--iterations", iterations]), timeout: 180)
+                XCTAssertEqual(r.status, 0, r.stderr)
+                XCTAssertFalse(r.stdout.contains("clipped") && !r.stdout.contains("clipped 0"), "no clipping after the exchange: \(r.stdout)")
+                weights.append(try WeightFile.read(from: out.appendingPathComponent("weights.bin").path).values)
+            }
+            moved.append(zip(weights[0], weights[1]).map { abs($0 - $1) }.max()!)
+        }
+        XCTAssertLessThan(moved[0], 1e-5, "clipped to 1e-7 x sqrt(2) per step, the weights barely move (weight decay only)")
+        XCTAssertGreaterThan(moved[1], 100 * moved[0], "unclipped, they move (\(moved[1]) against \(moved[0]))")
+    }
+
     /// PowerSGD at np 2, 3, 4, 8 on the ring, and at np 3 on the tree and the parameter
     /// server: plain allreduces for the first 10% of iterations, then per bucket one
     /// allreduce of the vectors and every P and one of every Q (`PowerSGDPlan.traffic`).
