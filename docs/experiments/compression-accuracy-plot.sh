@@ -6,7 +6,7 @@ set -euo pipefail
 runs=${1:?usage: $0 RUNS_DIR}; out=$(cd "$(dirname "$0")/.." && pwd)/img/compression-loss.png
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 plot=""
-for c in none fp16 int8 topk-0.001 powersgd-2 bf16; do
+for c in none fp16 int8 topk-0.001 topk-0.001-localclip powersgd-2 bf16; do
   [ -f "$runs/$c/metrics.jsonl" ] || continue
   # Mean loss over ranks per iteration, smoothed over 100 iterations.
   python3 - "$runs/$c/metrics.jsonl" > "$tmp/$c.dat" <<'PY'
@@ -25,7 +25,7 @@ done
 gnuplot <<GP
 set terminal pngcairo size 900,520
 set output '$out'
-set title 'SqueezeNet v1.0, Fashion-MNIST, 8 ranks, 10 epochs: training loss per codec (measured, mean over ranks, 100-iteration window)'
+set title 'SqueezeNet v1.0, Fashion-MNIST, 8 ranks, 10 epochs: training loss per codec (measured; mean over ranks, 100-iteration window)' font ',10'
 set xlabel 'iteration'; set ylabel 'loss'; set logscale y; set grid
 plot $plot
 GP
