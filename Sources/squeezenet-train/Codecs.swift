@@ -72,11 +72,19 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "Prune this share of every weight tensor by magnitude (default: keep the file's own zeros, as after --prune-sparsity retraining).") var sparsity: Double?
     @Option(help: "Bits per shared weight (2^bits centroids per tensor).") var bits: Int = 8
     @Option(help: "Bits per relative index (gaps larger get filler entries).") var indexBits: Int = 4
+    @Option(help: "Per-layer sparsity overriding --sparsity, by tensor-name prefix: conv1=0.16,fc6=0.91,...") var layerSparsity: String?
+    @Option(help: "Bits for fully connected weights (default: --bits; the paper used 5 for AlexNet's).") var fcBits: Int?
 
     func run() throws {
         do {
             let file = try WeightFile.read(from: weights)
-            let r = try ModelCompression.compress(file, sparsity: sparsity, bits: bits, indexBits: indexBits)
+            var layers: [(prefix: String, sparsity: Double)] = []
+            for item in (layerSparsity ?? "").split(separator: ",") {
+                let kv = item.split(separator: "=")
+                guard kv.count == 2, let v = Double(kv[1]) else { fail("--layer-sparsity expects name=value pairs, got '\(item)'") }
+                layers.append((String(kv[0]), v))
+            }
+            let r = try ModelCompression.compress(file, sparsity: sparsity, bits: bits, indexBits: indexBits, layerSparsity: layers, fcBits: fcBits)
             try atomicWrite(Data(r.bytes), to: output)
             let kept = r.layers.reduce(0) { $0 + $1.kept }, total = r.layers.reduce(0) { $0 + $1.count }
             print(String(format: "%@: %d parameters, %.1f%% kept, %d-bit shared weights, %d-bit indices: %d bytes (measured: the file's size), %.1fx smaller than its 32-bit %d, %.0fx smaller than AlexNet's 243,860,896",
