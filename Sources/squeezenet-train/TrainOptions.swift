@@ -99,7 +99,7 @@ struct ExchangeOptions: ParsableArguments {
     var compression: GradientCodec = .none
     @Option(help: "With topk: epochs of DGC's warm-up of the fraction (25%, 6.25%, 1.56%, 0.39% per epoch) before the target; 0 starts at the target.")
     var topkWarmupEpochs: Int = 4
-    @Option(help: "Start from this weight file (weights.bin or a checkpoint of the same model) instead of the initialisation.")
+    @Option(help: "Start from this weight file (weights.bin, a checkpoint, or a .sqzc from `compress`, of the same model) instead of the initialisation.")
     var initWeights: String?
     @Option(help: "Masked retraining (Deep Compression): prune this share of every weight tensor (2+ dimensions) by magnitude at the start, keep the pruned weights exactly zero, and exchange only the survivors (needs --init-weights).")
     var pruneSparsity: Double?
