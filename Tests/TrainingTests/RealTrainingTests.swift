@@ -57,7 +57,7 @@ final class RealTrainingTests: XCTestCase {
     func testBadFlagsAreOneLineErrors() throws {
         for (args, message) in [(["--batch-size", "0"], "--batch-size must be positive"),
                                 (["--model", "resnet"], "'resnet' is invalid for '--model <name>'. Please provide one of 'v1.0', 'v1.1', 'alexnet'"),
-                                (["--allreduce", "butterfly"], "'butterfly' is invalid for '--allreduce <algorithm>'. Please provide one of 'tree', 'ring', 'mpi' or 'ps'"),
+                                (["--allreduce", "butterfly"], "'butterfly' is invalid for '--allreduce <algorithm>'. Please provide one of 'tree', 'ring', 'mpi', 'ps' or 'hierarchical'"),
                                 (["--iterations", "5", "--epochs", "1"], "give --iterations or --epochs, not both"),
                                 (["--epochs=-1"], "--epochs must be positive"),
                                 (["--epochs", "nan"], "--epochs must be positive"),
