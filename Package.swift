@@ -18,6 +18,7 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .target(name: "CReduction"),  // the collectives' vector addition
         .target(name: "CHalf"),  // fp16 conversion for the codec (F16C when the CPU has it)
         .target(name: "CPoliteWait"),  // sched_yield() as a short sleep (LD_PRELOAD, the scaling lab)
@@ -30,7 +31,7 @@ let package = Package(
         // Dependency-free: gradient codecs (16-bit floats, int8 with scales, top-k with DGC) and error feedback.
         .target(name: "Codecs", dependencies: ["Topology", "CHalf"], swiftSettings: optimize),
         .target(name: "NeuralNet", dependencies: ["CBLAS", "Basics"], swiftSettings: optimize),
-        .target(name: "Datasets", dependencies: ["CZlib", "Basics"], swiftSettings: optimize),
+        .target(name: "Datasets", dependencies: ["CZlib", "CTurboJPEG", "Basics"], swiftSettings: optimize),
         .target(name: "Collectives", dependencies: ["CMPI", "CReduction", "Topology", "Codecs"], swiftSettings: optimize),
         // What the training loop records: iteration records, their IO, the trace.
         .target(name: "Metrics", swiftSettings: optimize),

@@ -27,6 +27,12 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     /// A caller-supplied argument cannot be honoured (e.g. padding to a size
     /// smaller than the image, a pixel buffer of the wrong length).
     case invalidArgument(String)
+    /// An image file that cannot be used: not a JPEG, corrupt, truncated, too large.
+    case badImage(path: String, reason: String)
+    /// A line of a list file (Caffe's ImageData `path label`) that cannot be used; `line` counts from 1.
+    case badList(path: String, line: Int, reason: String)
+    /// An image folder whose layout cannot be used (no class folders, an empty class).
+    case badFolder(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -48,6 +54,12 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
             return "\(path): label \(label) at index \(index) is outside 0..<\(classes)"
         case let .invalidArgument(message):
             return "invalid data set argument: \(message)"
+        case let .badImage(path, reason):
+            return "\(path): \(reason)"
+        case let .badList(path, line, reason):
+            return "\(path) line \(line): \(reason)"
+        case let .badFolder(path, reason):
+            return "\(path): \(reason)"
         }
     }
 }

@@ -142,7 +142,9 @@ public final class ImageDataset: Dataset {
         var image = [Float](repeating: 0, count: imageFloats)
         var label: Int32 = 0
         image.withUnsafeMutableBufferPointer { buffer in
-            fillBatch(indices: [index][...], images: buffer.baseAddress!, labels: &label)
+            [index].withUnsafeBufferPointer {
+                fillBatch(indices: $0, images: buffer.baseAddress!, labels: &label, augmentation: .none, augmentationSeed: 0)
+            }
         }
         return (image, label)
     }

@@ -76,6 +76,9 @@ public struct IterationRecord: Codable, Equatable, Sendable {
     /// algorithm and buckets (the formula), so bytes_uncompressed / bytes_sent is the
     /// compression ratio. Nil without a codec (it equals bytes_sent).
     public var bytesUncompressed: Int?
+    /// `--skip-bad-images`: images this rank replaced so far because they could not be read
+    /// (with the files its lists left out at startup); nil without the flag.
+    public var badImages: Int?
 
     /// How replayed compute was scaled: the timeline's durations times
     /// `timeDilation / workerSpeedup`. Times in this record are as measured (dilated);
@@ -106,7 +109,7 @@ public struct IterationRecord: Codable, Equatable, Sendable {
                 batchSize: Int, globalBatchSize: Int, loss: Double? = nil,
                 learningRate: Double, exposedCommSeconds: Double? = nil, gradientNorm: Double? = nil,
                 replay: Replay? = nil, linkTxCounter: Int? = nil, linkRxCounter: Int? = nil,
-                startedAt: Double? = nil, codec: String? = nil, bytesUncompressed: Int? = nil) {
+                startedAt: Double? = nil, codec: String? = nil, bytesUncompressed: Int? = nil, badImages: Int? = nil) {
         self.rank = rank
         self.iteration = iteration
         self.worldSize = worldSize
@@ -135,6 +138,7 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         self.startedAt = startedAt
         self.codec = codec
         self.bytesUncompressed = bytesUncompressed
+        self.badImages = badImages
     }
 
     enum CodingKeys: String, CodingKey {
@@ -160,5 +164,6 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         case startedAt = "started_at"
         case codec
         case bytesUncompressed = "bytes_uncompressed"
+        case badImages = "bad_images"
     }
 }

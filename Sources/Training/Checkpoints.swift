@@ -34,7 +34,7 @@ enum Checkpoints {
     /// set them otherwise (the allreduce and its buckets change sums only in the last bits).
     static let freeOnResume: Set<String> = ["outputDirectory", "resume", "trace", "bucketMB", "checkpointEvery",
                                             "keepCheckpoints", "allreduce", "logEvery", "evalEvery", "testLimit", "epochs",
-                                            "timeout", "overwrite", "extend"]
+                                            "timeout", "overwrite", "extend", "decodeThreads", "prefetchBatches"]
 
     /// The run's options as stored in a checkpoint: JSON with sorted keys, without the
     /// options free on resume (so the file does not depend on where the run wrote it).
@@ -80,7 +80,8 @@ enum Checkpoints {
     /// Options added after checkpoints were first written, with the value every run had
     /// before: an older checkpoint (whose options lack them) resumes when this run asks
     /// for that value.
-    static let optionsAddedLater: [String: Any] = ["classifierStd": 0.01, "clipGradientNorm": 0, "classifierLRMult": 1]
+    static let optionsAddedLater: [String: Any] = ["classifierStd": 0.01, "clipGradientNorm": 0, "classifierLRMult": 1,
+                                                  "transform": "torchvision", "skipBadImages": false]
 
     /// A checkpoint a run resumes from, and what its log line says about it.
     struct Resume {

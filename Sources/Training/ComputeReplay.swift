@@ -135,7 +135,7 @@ extension ComputeTimeline {
         for i in 0..<(warmup + iterations) {
             net.startProfilingLayers()
             let t0 = monotonicSeconds()
-            _ = replica.computeGradients(dataset: data, indices: indices, dropoutSeed: UInt64(i))
+            _ = try replica.computeGradients(dataset: data, indices: indices, dropoutSeed: UInt64(i))
             let t1 = monotonicSeconds()
             _ = sgdUpdate(replica.store, optimizer: optimizer, scale: 1, clipNorm: o.clipGradientNorm,
                           learningRate: 1e-6)

@@ -44,6 +44,10 @@ public struct MemoryEstimate: Equatable {
         } else if o.dataset == .synthetic {
             let counts = Trainer.syntheticCounts(o)
             dataBytes = Double(counts.train + counts.test) * Double(3 * o.inputSize * o.inputSize)
+        } else if o.dataset.isImageFiles {
+            // Streamed: the prefetch queue's batches, and each decode thread's largest decoded image.
+            dataBytes = Double(o.prefetchBatches * localBatch * 3 * o.inputSize * o.inputSize * 4)
+                + Double(o.decodeThreads) * 3 * 1024 * 1024
         } else {
             dataBytes = 2 * 70_000 * 28 * 28  // both files read whole, then the images kept
         }

@@ -86,7 +86,7 @@ final class MetricsSink: TrainingObserver {
             replay: t.replay.map { IterationRecord.Replay(workerSpeedup: $0.settings.workerSpeedup, timeDilation: $0.settings.timeDilation,
                                                              warmup: $0.isWarmup(s.iteration) ? true : nil) },
             linkTxCounter: s.link?.tx, linkRxCounter: s.link?.rx, startedAt: s.startedAt,
-            codec: codec, bytesUncompressed: uncompressed)
+            codec: codec, bytesUncompressed: uncompressed, badImages: s.badImages)
     }
 
     /// Gathers every rank's pending records to rank 0, which appends them ordered by iteration, then rank.
@@ -289,7 +289,7 @@ final class EvaluationObserver: TrainingObserver {
         var i = 0
         while i < mine.count {
             let slice = mine[i..<min(i + batch, mine.count)]
-            correct += t.replica.countCorrect(dataset: test, indices: slice, active: &active)
+            correct += try t.replica.countCorrect(dataset: test, indices: slice, active: &active)
             i += batch
         }
         let totals = try t.comm.allreduceSum([Double(correct), Double(mine.count)] + active)

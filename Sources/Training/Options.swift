@@ -8,6 +8,13 @@ import Topology
 public enum DatasetKind: String, CaseIterable, Codable {
     case fashionMNIST = "fashion-mnist"
     case synthetic
+    /// torchvision's ImageFolder of JPEGs: DIR/train/<class>/*.jpg and DIR/val/<class>/*.jpg.
+    case folder
+    /// Caffe's ImageData list files: `path label` per line.
+    case list
+
+    /// JPEG files read from disk as batches need them.
+    public var isImageFiles: Bool { self == .folder || self == .list }
 }
 
 public enum LRPolicyName: String, CaseIterable, Codable { case poly, fixed, step }
@@ -59,6 +66,24 @@ public struct TrainingOptions: Codable, Equatable {
     public var classifierLRMult: Double = 0.1
     /// Random mirror and translation of training images (never of test images).
     public var augmentation: Augmentation = .none
+    /// `--dataset list`: Caffe's ImageData list files and the folder their relative paths
+    /// start from (nil: as written, from the working directory). No validation list: no evaluation.
+    public var trainList: String?
+    public var valList: String?
+    public var imageRoot: String?
+    /// `--dataset folder|list`: how a photograph becomes the input (docs/datasets.md).
+    public var transform: ImageTransform.Convention = .torchvision
+    /// The side Caffe warps to / torchvision resizes the short side to (nil: the convention's, from --input-size).
+    public var resizeSize: Int?
+    /// Per-channel mean and std in the convention's units and channel order (nil: the convention's).
+    public var pixelMean: [Double]?
+    public var pixelStd: [Double]?
+    /// Threads decoding each batch, per rank.
+    public var decodeThreads: Int = 1
+    /// Batches decoded ahead in the background (0: decode in the step).
+    public var prefetchBatches: Int = 2
+    /// Replace an image that cannot be decoded by the next usable one and count it, instead of stopping.
+    public var skipBadImages: Bool = false
     public var allreduce: AllreduceAlgorithm = .ring
     /// Evaluate on the test set every N iterations (0: only at the end).
     public var evalEvery: Int = 0
@@ -159,7 +184,8 @@ public struct TrainingOptions: Codable, Equatable {
         func bad(_ s: String) -> TrainingError { .badInput(s) }
         let architecture = model.architecture
         // Written as !(x in range) so that NaN, which fails every comparison, is refused too.
-        if classes < 2 { throw bad("--classes must be at least 2, got \(classes)") }
+        if classes < 2 && !(classes == 0 && dataset.isImageFiles) { throw bad("--classes must be at least 2, got \(classes)") }
+        try validateImageFiles()
         if batchSize <= 0 { throw bad("--batch-size must be positive, got \(batchSize)") }
         if iterations <= 0 { throw bad("--iterations must be positive, got \(iterations)") }
         if iterations > Int(Int32.max) { throw bad("--iterations must be at most \(Int32.max), got \(iterations)") }
@@ -249,6 +275,51 @@ public struct TrainingOptions: Codable, Equatable {
         if outputDirectory == nil && overwrite { throw bad("--overwrite needs --output (the folder whose files it replaces)") }
     }
 
+    /// The image-file data sets' options: given only with them, and in range.
+    func validateImageFiles() throws {
+        func bad(_ s: String) -> TrainingError { .badInput(s) }
+        let d = Self.defaults
+        if !dataset.isImageFiles {
+            for (given, flag) in [(transform != d.transform, "--transform"), (resizeSize != nil, "--resize"),
+                                  (pixelMean != nil, "--pixel-mean"), (pixelStd != nil, "--pixel-std"),
+                                  (decodeThreads != d.decodeThreads, "--decode-threads"),
+                                  (prefetchBatches != d.prefetchBatches, "--prefetch-batches"),
+                                  (skipBadImages, "--skip-bad-images")] where given {
+                throw bad("\(flag) applies to JPEG data sets: add --dataset folder or --dataset list")
+            }
+        }
+        if dataset != .list {
+            for (given, flag) in [(trainList != nil, "--train-list"), (valList != nil, "--val-list"), (imageRoot != nil, "--root")] where given {
+                throw bad("\(flag) applies to Caffe list files: add --dataset list")
+            }
+        }
+        guard dataset.isImageFiles else { return }
+        if dataset == .folder && dataDirectory == Self.defaults.dataDirectory {
+            throw bad("--dataset folder needs --data-dir DIR (an image folder: DIR/train/<class>/*.jpg, DIR/val/<class>/*.jpg)")
+        }
+        if dataset == .list && trainList == nil { throw bad("--dataset list needs --train-list FILE (lines of 'path label')") }
+        if augmentation.maxShift != 0 { throw bad("--max-shift is for in-memory data sets; JPEG data sets crop with --transform") }
+        if let r = resizeSize, r < inputSize || r > Self.maximumInputSize * 2 {
+            throw bad("--resize must be in \(inputSize)...\(Self.maximumInputSize * 2) (at least --input-size, the crop), got \(r)")
+        }
+        for (values, flag) in [(pixelMean, "--pixel-mean"), (pixelStd, "--pixel-std")] {
+            guard let v = values else { continue }
+            if v.count != 1 && v.count != 3 { throw bad("\(flag) takes 1 or 3 comma-separated numbers, got \(v.count)") }
+            if v.contains(where: { !$0.isFinite }) || (flag == "--pixel-std" && v.contains { !($0 > 0) }) {
+                throw bad("\(flag) must be finite\(flag == "--pixel-std" ? " and positive" : ""), got \(v.map { "\($0)" }.joined(separator: ","))")
+            }
+        }
+        if !(1...64).contains(decodeThreads) { throw bad("--decode-threads must be in 1...64, got \(decodeThreads)") }
+        if !(0...16).contains(prefetchBatches) { throw bad("--prefetch-batches must be in 0...16, got \(prefetchBatches)") }
+    }
+
+    /// The transform of the training (or validation) images.
+    public func imageTransform(training: Bool) -> ImageTransform {
+        func three(_ v: [Double]?) -> [Float]? { v.map { $0.count == 1 ? Array(repeating: Float($0[0]), count: 3) : $0.map(Float.init) } }
+        return ImageTransform(convention: transform, size: inputSize, resize: resizeSize, mean: three(pixelMean),
+                              std: three(pixelStd), training: training)
+    }
+
     /// Replayed compute has no weights to keep, no data and no loss: what would need them is refused.
     static func validate(replay r: ReplaySettings, of o: TrainingOptions) throws {
         func bad(_ s: String) -> TrainingError { .badInput(s) }
@@ -284,11 +355,12 @@ public struct TrainingOptions: Codable, Equatable {
 
     /// Options that need not agree across ranks: where output goes, and where the data is
     /// read from (ranks compare the data's content instead, so hosts may keep it elsewhere).
-    static let rankLocal: Set<String> = ["outputDirectory", "dataDirectory"]
+    static let rankLocal: Set<String> = ["outputDirectory", "dataDirectory", "trainList", "valList", "imageRoot",
+                                         "decodeThreads", "prefetchBatches"]
 
     /// Command-line flags whose name is not the option's name in kebab case.
     static let flagNames = ["dataDirectory": "--data-dir", "convInit": "--weight-init", "outputDirectory": "--output",
-                            "bucketMB": "--bucket-mb"]
+                            "bucketMB": "--bucket-mb", "imageRoot": "--root", "resizeSize": "--resize"]
 
     /// The flag of a stored option: `flagNames`, else the kebab case of its name (baseLR: --base-lr).
     static func flag(_ name: String) -> String {

@@ -64,13 +64,34 @@ final class Replica {
     /// Forward and backward on this rank's batch; leaves the local mean-loss gradient in the store.
     /// `firstSample`: the batch's position in the global batch (keys the dropout masks).
     func computeGradients(dataset: Dataset?, indices: ArraySlice<Int>, dropoutSeed: UInt64, firstSample: Int = 0,
-                          augmentation: Augmentation = .none, augmentationSeed: UInt64 = 0) -> StepResult {
-        guard let net = network, let input = input, let loss = loss, let dataset = dataset else {
+                          augmentation: Augmentation = .none, augmentationSeed: UInt64 = 0) throws -> StepResult {
+        if let dataset { try loadBatch(dataset: dataset, indices: indices, augmentation: augmentation, augmentationSeed: augmentationSeed) }
+        return computeGradients(images: dataset == nil ? 0 : indices.count, dropoutSeed: dropoutSeed, firstSample: firstSample)
+    }
+
+    /// Fills the input and labels with the images at `indices` (decoding them, for a file data set).
+    func loadBatch(dataset: Dataset, indices: ArraySlice<Int>, augmentation: Augmentation, augmentationSeed: UInt64) throws {
+        guard let input else { return }
+        input.setBatch(indices.count)
+        try dataset.fillBatch(indices: indices, images: input.data, labels: labels,
+                              augmentation: augmentation, augmentationSeed: augmentationSeed)
+    }
+
+    /// Takes iteration `iteration`'s batch from the prefetch queue into the input and labels.
+    func loadBatch(from queue: BatchPrefetcher, iteration: Int) throws {
+        guard let input else { return }
+        input.setBatch(localBatch)
+        let n = try queue.take(iteration: iteration, images: input.data, labels: labels)
+        input.setBatch(n)
+    }
+
+    /// Forward and backward on the `images` already in the input (0: a model without compute).
+    func computeGradients(images: Int, dropoutSeed: UInt64, firstSample: Int) -> StepResult {
+        guard let net = network, let input = input, let loss = loss, images > 0 else {
             return StepResult(lossSum: 0, correct: 0, deadOutputs: false, forwardEnd: monotonicSeconds())
         }
-        input.setBatch(indices.count)
-        dataset.fillBatch(indices: indices, images: input.data, labels: labels,
-                          augmentation: augmentation, augmentationSeed: augmentationSeed)
+        let indices = 0..<images
+        precondition(input.shape.n == images)
         net.setDropoutSeed(dropoutSeed, firstSample: firstSample)
         let logits = net.forward(input, training: true)
         let r = loss.forwardBackward(logits: logits, labels: UnsafeBufferPointer(start: labels, count: indices.count))
@@ -86,10 +107,10 @@ final class Replica {
     /// Top-1 correct predictions on `indices` (evaluation mode: dropout off); adds to
     /// `active[c]` the images whose class-c output is positive (a class that is never
     /// positive behind the ReLU after conv10 can never be predicted: it is dead).
-    func countCorrect(dataset: Dataset, indices: ArraySlice<Int>, active: inout [Double]) -> Int {
+    func countCorrect(dataset: Dataset, indices: ArraySlice<Int>, active: inout [Double]) throws -> Int {
         guard let net = network, let input = input else { return 0 }
         input.setBatch(indices.count)
-        dataset.fillBatch(indices: indices, images: input.data, labels: labels)
+        try dataset.fillBatch(indices: indices, images: input.data, labels: labels)
         let logits = net.forward(input, training: false)
         var correct = 0
         let c = logits.shape.perImage

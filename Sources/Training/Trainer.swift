@@ -14,6 +14,8 @@ public struct TrainingResult {
     public var testImages: Int
     public var wallSeconds: Double
     public var imagesPerSecond: Double
+    /// `--skip-bad-images`: the distinct unreadable images replaced, over every rank.
+    public var badImages: Int = 0
     /// Set when the run stopped early on a stop signal (`iterations` is then where it stopped).
     public var stop: Stop?
 
@@ -56,6 +58,8 @@ public final class Trainer {
     var tracer: TraceRecorder?
     /// Replayed compute (the scaling lab); nil: real forward, backward and update.
     let replay: ComputeReplay?
+    /// The training batches decoded ahead (a data set read from disk), while `run` runs.
+    var prefetcher: BatchPrefetcher?
     /// `--link-counters`: this host's interface, read around every exchange.
     let linkCounters: LinkCounters?
     /// What this rank was estimated to allocate, and its log line (rank 0 prints it).
@@ -96,9 +100,15 @@ public final class Trainer {
             if requested.dataset == .synthetic && requested.model.computes && requested.replay == nil {
                 try requested.check(trainingImages: Trainer.syntheticCounts(requested).train)
             }
-            memory = try Trainer.checkMemory(requested, localBatch: requested.batchSize / p, ranksOnHost: communicator.ranksOnHost)
-            loaded = requested.replay == nil ? try Trainer.loadData(requested) : (nil, nil)
-            resolved = try requested.resolved(trainingImages: loaded.train?.count ?? 0)
+            var request = requested
+            if requested.dataset.isImageFiles && requested.replay == nil {
+                // Only the file lists are read here (names, sizes, labels): the classes come from them.
+                loaded = try Trainer.loadData(requested)
+                request.classes = try Trainer.classes(requested, found: loaded.train!.classes)
+            }
+            memory = try Trainer.checkMemory(request, localBatch: request.batchSize / p, ranksOnHost: communicator.ranksOnHost)
+            if !requested.dataset.isImageFiles { loaded = requested.replay == nil ? try Trainer.loadData(requested) : (nil, nil) }
+            resolved = try request.resolved(trainingImages: loaded.train?.count ?? 0)
             try resolved.check(trainingImages: loaded.train?.count)
             built = Replica(options: resolved, localBatch: resolved.batchSize / p, rank: communicator.rank,
                             layoutOnly: resolved.replay != nil)
@@ -238,6 +248,23 @@ public final class Trainer {
             let prep = Preprocessing(size: o.inputSize, channels: 3)
             return (try FashionMNIST.load(directory: o.dataDirectory, split: .train, limit: o.trainLimit, preprocessing: prep),
                     try FashionMNIST.load(directory: o.dataDirectory, split: .test, limit: o.testLimit, preprocessing: prep))
+        case .folder, .list:
+            let train: ImageList, val: ImageList?
+            if o.dataset == .folder {
+                train = try ImageList.folder(o.dataDirectory + "/train", skipBad: o.skipBadImages)
+                let valDir = o.dataDirectory + "/val"
+                val = FileManager.default.fileExists(atPath: valDir)
+                    ? try ImageList.folder(valDir, classNames: train.classNames, skipBad: o.skipBadImages) : nil
+            } else {
+                let given = o.classes == 0 ? nil : o.classes
+                train = try ImageList.listFile(o.trainList!, root: o.imageRoot, classes: given, skipBad: o.skipBadImages)
+                val = try o.valList.map { try ImageList.listFile($0, root: o.imageRoot, classes: given ?? train.classes, skipBad: o.skipBadImages) }
+            }
+            func make(_ list: ImageList, training: Bool, limit: Int?) throws -> ImageFileDataset {
+                try ImageFileDataset(list: list.spread(limit), transform: o.imageTransform(training: training),
+                                     decodeThreads: o.decodeThreads, skipBadImages: o.skipBadImages)
+            }
+            return (try make(train, training: true, limit: o.trainLimit), try val.map { try make($0, training: false, limit: o.testLimit) })
         case .synthetic:
             let counts = syntheticCounts(o)
             return (try SyntheticDataset.make(count: counts.train, classes: o.classes, channels: 3,
@@ -245,6 +272,15 @@ public final class Trainer {
                     try SyntheticDataset.make(count: counts.test, classes: o.classes, channels: 3,
                                               size: o.inputSize, seed: o.seed &+ 1))
         }
+    }
+
+    /// The classes of a JPEG data set: `--classes` when given (at least the data's), else the data's.
+    static func classes(_ o: TrainingOptions, found: Int) throws -> Int {
+        if o.classes == 0 { return found }
+        guard o.classes >= found else {
+            throw TrainingError.badInput("--classes \(o.classes) is fewer than the \(found) classes of the training data")
+        }
+        return o.classes
     }
 
     /// The synthetic sets' sizes, known before they are made.

@@ -1,5 +1,6 @@
 import Basics
 import Collectives
+import Datasets
 import Foundation
 import Metrics
 import NeuralNet
@@ -26,6 +27,8 @@ struct StepReport {
     var link: (tx: Int, rx: Int)? = nil
     /// Unix seconds at `start` (wall clock, for lining up with outside samplers).
     var startedAt: Double = 0
+    /// `--skip-bad-images`: images this rank replaced so far.
+    var badImages: Int? = nil
 }
 
 extension Trainer {
@@ -41,6 +44,8 @@ extension Trainer {
         }
         let start = monotonicSeconds()
         let stop = StopAgreement(comm: comm)
+        prefetcher = makePrefetcher()
+        defer { prefetcher?.stop(); prefetcher = nil }
         do {
             for iteration in startIteration..<options.iterations {
                 Watchdog.shared.enter(iteration: iteration)
@@ -55,13 +60,15 @@ extension Trainer {
             throw error
         }
         let wall = monotonicSeconds() - start
+        prefetcher?.stop()
         try verifyMaskedWeights()
+        let badImages = try reportBadImages()
         for observer in observers.all { try observer.runEnded() }
         let evaluation = observers.evaluation.final
         let images = Double((options.iterations - startIteration) * options.batchSize)
         return TrainingResult(iterations: options.iterations, finalLoss: observers.progress.lastLoss,
                               testAccuracy: evaluation?.accuracy, testImages: evaluation?.images ?? 0,
-                              wallSeconds: wall, imagesPerSecond: images / wall)
+                              wallSeconds: wall, imagesPerSecond: images / wall, badImages: badImages)
     }
 
     /// Test-set top-1 of the weights as they are (`--eval-only`), summed over the ranks.
@@ -117,6 +124,13 @@ extension Trainer {
         let startedAt = Date().timeIntervalSince1970
         let t0 = monotonicSeconds()
         let indices = schedule?.indices(forIteration: iteration) ?? []
+        // The batch: from the prefetch queue (what the step waits for is its data time), or filled here.
+        if replay == nil, let train {
+            if let prefetcher { try replica.loadBatch(from: prefetcher, iteration: iteration) } else {
+                try replica.loadBatch(dataset: train, indices: indices, augmentation: o.augmentation,
+                                      augmentationSeed: augmentationSeed(iteration))
+            }
+        }
         let t1 = monotonicSeconds()
         _ = comm.takeCounters()
         FaultInjection.beforeAllreduce(rank: comm.rank, iteration: iteration)
@@ -130,11 +144,9 @@ extension Trainer {
         } else {
             // Dropout is keyed by (seed, iteration, position in the global batch), not the rank:
             // any rank count draws the same masks, so a checkpoint resumes on any rank count.
-            result = replica.computeGradients(dataset: train, indices: indices,
+            result = replica.computeGradients(images: train == nil ? 0 : indices.count,
                                               dropoutSeed: o.seed &+ UInt64(iteration) &* 0x9E37_79B9,
-                                              firstSample: schedule?.firstInGlobalBatch ?? 0,
-                                              augmentation: o.augmentation,
-                                              augmentationSeed: o.seed ^ (UInt64(iteration) &* 0xC2B2_AE3D_27D4_EB4F))
+                                              firstSample: schedule?.firstInGlobalBatch ?? 0)
         }
         let t2 = monotonicSeconds()
         try exchange.finish()
@@ -152,7 +164,40 @@ extension Trainer {
                           result: result, counters: counters, commSeconds: max(exchange.commSeconds, 0),
                           learningRate: lr, gradientNorm: o.model.computes && replay == nil ? update.norm : nil, clipped: update.clipped,
                           start: t0, dataEnd: t1, backwardEnd: t2, exchangeEnd: t3, updateEnd: t4, link: link,
-                          startedAt: startedAt)
+                          startedAt: startedAt, badImages: options.skipBadImages ? badImageCount : nil)
+    }
+
+    /// The seed of iteration `iteration`'s augmentation draws (mirror, crops), the same on every rank.
+    func augmentationSeed(_ iteration: Int) -> UInt64 { options.seed ^ (UInt64(iteration) &* 0xC2B2_AE3D_27D4_EB4F) }
+
+    /// Images this rank replaced so far because they could not be read (`--skip-bad-images`),
+    /// with the files the lists left out at startup.
+    var badImageCount: Int {
+        let sets = [train, test].compactMap { $0 as? ImageFileDataset }
+        return sets.reduce(0) { $0 + $1.badImages.count + $1.list.skipped.count }
+    }
+
+    /// The background queue of the training batches, for a data set read from disk.
+    func makePrefetcher() -> BatchPrefetcher? {
+        guard replay == nil, let train, train.streams, options.prefetchBatches > 0, var ahead = schedule else { return nil }
+        return BatchPrefetcher(dataset: train, batch: replica.localBatch, depth: options.prefetchBatches,
+                               augmentation: options.augmentation, start: startIteration, end: options.iterations) { [seed = options.seed] i in
+            (Array(ahead.indices(forIteration: i)), seed ^ (UInt64(i) &* 0xC2B2_AE3D_27D4_EB4F))
+        }
+    }
+
+    /// `--skip-bad-images`: every rank's replaced images, gathered; rank 0 logs how many and the first.
+    func reportBadImages() throws -> Int {
+        guard options.skipBadImages else { return 0 }
+        let sets = [train, test].compactMap { $0 as? ImageFileDataset }
+        var mine: [String] = sets.flatMap { $0.badImages.values }
+        if comm.rank == 0 { mine += sets.flatMap(\.list.skipped) }
+        let gathered = try comm.gatherBytes(Array(mine.joined(separator: "\n").utf8), root: 0)
+        guard let gathered else { return 0 }
+        let all = Set(gathered.flatMap { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) }).sorted()
+        log(all.isEmpty ? "--skip-bad-images: every image was readable"
+            : "--skip-bad-images: skipped \(all.count) unreadable image\(all.count == 1 ? "" : "s") (each replaced by the next readable one); the first: \(all[0])")
+        return all.count
     }
 
     /// Average the summed gradients, clip them (Caffe's clip_gradients), SGD step.

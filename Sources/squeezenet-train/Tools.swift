@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Datasets
 import Training
 
 struct CheckReference: ParsableCommand {
@@ -51,5 +52,36 @@ struct Diff: ParsableCommand {
         print(String(format: "%d parameters, %d differ bitwise; max|a-b| %.6e at index %d; max|a-b|/max|b| %.6e",
                      a.values.count, differing, maxAbs, index, relative))
         if let t = tolerance, relative > t { throw ExitCode(1) }
+    }
+}
+
+struct MakeImageFolder: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "make-image-folder",
+        abstract: "Write Fashion-MNIST (or any IDX image/label pairs) as a JPEG image folder (DIR/train/<class>/*.jpg, DIR/val/<class>/*.jpg) with Caffe lists DIR/train.txt and DIR/val.txt, for --dataset folder or list.")
+
+    @Argument(help: "The folder to create (refused if it exists; written whole or not at all).") var out: String
+    @Option(help: "Folder with the IDX files ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]).")
+    var dataDir: String = FashionMNIST.defaultDirectory
+    @Option(help: "Class names in label order, comma-separated (default: Fashion-MNIST's); folders are named <label>-<name>.")
+    var classNames: String?
+    @Option(help: "About this many images per split, equal shares of each class (default: all).") var limit: Int?
+    @Option(help: "JPEG quality, 1-100.") var quality: Int = 95
+
+    func run() throws {
+        let names = classNames.map { $0.split(separator: ",").map(String.init) } ?? FashionMNIST.classNames
+        if names.count < 2 { fail("--class-names needs at least 2 names") }
+        if let l = limit, l <= 0 { fail("--limit must be positive, got \(l)") }
+        if !(1...100).contains(quality) { fail("--quality must be in 1...100, got \(quality)") }
+        let files = { (split: FashionMNIST.Split) in
+            (FashionMNIST.path(directory: dataDir, split: split, images: true), FashionMNIST.path(directory: dataDir, split: split, images: false))
+        }
+        let t0 = Date()
+        do {
+            let s = try ImageFolderWriter.write(train: files(.train), val: files(.test), classNames: names, to: out,
+                                                quality: quality, limit: limit)
+            print(String(format: "wrote %d training and %d validation JPEGs (%d bytes, quality %d) to %@ in %.1f s; train with --dataset folder --data-dir %@ (or --dataset list --train-list %@/train.txt --val-list %@/val.txt --root %@)",
+                         s.train, s.val, s.bytes, quality, out, Date().timeIntervalSince(t0), out, out, out, out))
+        } catch { fail("\(error)") }
     }
 }

@@ -21,6 +21,7 @@ struct Train: ParsableCommand {
         var o = TrainingOptions()
         model.apply(to: &o); data.apply(to: &o); optimizer.apply(to: &o); exchange.apply(to: &o); output.apply(to: &o)
         replay.apply(to: &o)
+        if model.classes == nil && o.dataset.isImageFiles { o.classes = 0 }  // from the folder or the list
         return o
     }
 

@@ -15,6 +15,14 @@ extension AllreduceAlgorithm: ExpressibleByArgument {}
 extension DatasetKind: ExpressibleByArgument {}
 extension LRPolicyName: ExpressibleByArgument {}
 extension ConvInit: ExpressibleByArgument {}
+extension ImageTransform.Convention: ExpressibleByArgument {}
+
+/// "0.485,0.456,0.406" (or one number for every channel).
+private func numbers(_ text: String) throws -> [Double] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { throw ValidationError("expected 1 or 3 comma-separated numbers, got '\(text)'") }
+    return parts.map { $0! }
+}
 
 private let defaults = TrainingOptions.defaults
 
@@ -22,7 +30,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Model: \(ModelRegistry.all.map { "\($0.name) (\($0.summary))" }.joined(separator: ", ")).",
                                valueName: "name"))
     var model: ModelKind = defaults.model
-    @Option(help: "Number of classes (10 for fashion-mnist).") var classes: Int = defaults.classes
+    @Option(help: "Number of classes (default \(defaults.classes); 10 for fashion-mnist; for folder and list: from the data).") var classes: Int?
     @Option(help: "Square input size in pixels, at most 4096 (Fashion-MNIST's 28x28 images are resized to it). Default: \(defaults.inputSize) for training, the model's native size for --summary.")
     var inputSize: Int?
     @Option(help: "Convolution weight filler: xavier (Caffe's prototxt) or kaiming (torchvision).")
@@ -35,14 +43,33 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Print the model's per-layer table and parameter count, then exit.") var summary = false
 
     func apply(to o: inout TrainingOptions) {
-        o.model = model; o.classes = classes; o.inputSize = inputSize ?? defaults.inputSize; o.convInit = weightInit
+        o.model = model; o.classes = classes ?? defaults.classes; o.inputSize = inputSize ?? defaults.inputSize; o.convInit = weightInit
         o.classifierBias = classifierBias; o.classifierStd = classifierStd; o.dropout = dropout
     }
 }
 
 struct DataOptions: ParsableArguments {
-    @Option(help: "Dataset: fashion-mnist or synthetic.") var dataset: DatasetKind = defaults.dataset
-    @Option(help: "Folder with the Fashion-MNIST IDX .gz files.") var dataDir: String = defaults.dataDirectory
+    @Option(help: "Dataset: fashion-mnist (IDX files), synthetic, folder (JPEGs in torchvision's ImageFolder layout: --data-dir DIR with DIR/train/<class>/*.jpg and DIR/val/<class>/*.jpg, classes in sorted order) or list (Caffe's ImageData list files: --train-list, --val-list, --root).")
+    var dataset: DatasetKind = defaults.dataset
+    @Option(help: "Folder with the Fashion-MNIST IDX .gz files, or the image folder for --dataset folder.") var dataDir: String = defaults.dataDirectory
+    @Option(help: "--dataset list: the training list, one 'path label' per line (split at the last space; labels from 0).")
+    var trainList: String?
+    @Option(help: "--dataset list: the validation list (none: no evaluation).") var valList: String?
+    @Option(help: "--dataset list: the folder relative paths in the lists start from (default: the working directory).")
+    var root: String?
+    @Option(help: ArgumentHelp("JPEG data sets: caffe (warp to --resize, random --input-size crop, test: centre crop; BGR minus 104,117,123), torchvision (random resized crop, scale 0.08-1, ratio 3/4-4/3; test: short side to --resize, centre crop; RGB, (x/255 - ImageNet mean) / std) or resize (the whole image warped to --input-size, train and test). Mirror with --mirror.", valueName: "convention"))
+    var transform: ImageTransform.Convention = defaults.transform
+    @Option(help: "JPEG data sets: the side Caffe warps to, or torchvision resizes the short side to for testing (default: --input-size x 256/227 for caffe, x 256/224 for torchvision: 256 at 227 and 224).")
+    var resize: Int?
+    @Option(help: ArgumentHelp("JPEG data sets: per-channel mean to subtract, 1 or 3 numbers in the convention's units and order (caffe: 0-255, B,G,R; else of x/255, R,G,B).", valueName: "m[,m,m]"), transform: numbers)
+    var pixelMean: [Double]?
+    @Option(help: ArgumentHelp("JPEG data sets: per-channel std to divide by (caffe: 1).", valueName: "s[,s,s]"), transform: numbers)
+    var pixelStd: [Double]?
+    @Option(help: "JPEG data sets: threads decoding each batch, per rank.") var decodeThreads: Int = defaults.decodeThreads
+    @Option(help: "JPEG data sets: batches decoded ahead in the background while the current one trains (0: decode in the step).")
+    var prefetchBatches: Int = defaults.prefetchBatches
+    @Flag(help: "JPEG data sets: replace an image that cannot be read (corrupt, truncated, not a JPEG, missing) by the next usable one and count it (printed at the end, bad_images in the metrics), instead of stopping with its name.")
+    var skipBadImages = false
     @Option(help: "Use only the first N training images.") var trainLimit: Int?
     @Option(help: "Use only the first N test images for evaluation.") var testLimit: Int?
     @Flag(help: "Mirror training images left-right at random (Caffe's mirror: true).") var mirror = defaults.augmentation.mirror
@@ -52,6 +79,9 @@ struct DataOptions: ParsableArguments {
     func apply(to o: inout TrainingOptions) {
         o.dataset = dataset; o.dataDirectory = dataDir; o.trainLimit = trainLimit; o.testLimit = testLimit
         o.augmentation = Augmentation(mirror: mirror, maxShift: maxShift)
+        o.trainList = trainList; o.valList = valList; o.imageRoot = root; o.transform = transform; o.resizeSize = resize
+        o.pixelMean = pixelMean; o.pixelStd = pixelStd; o.decodeThreads = decodeThreads; o.prefetchBatches = prefetchBatches
+        o.skipBadImages = skipBadImages
     }
 }
 
