@@ -136,6 +136,14 @@ public final class ImageDataset: Dataset {
         }
     }
 
+    /// `fillBatch` for a slice of indices; in memory, it cannot fail.
+    public func fillBatch(indices: ArraySlice<Int>, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>,
+                          augmentation: Augmentation = .none, augmentationSeed: UInt64 = 0) {
+        indices.withUnsafeBufferPointer {
+            fillBatch(indices: $0, images: images, labels: labels, augmentation: augmentation, augmentationSeed: augmentationSeed)
+        }
+    }
+
     /// One preprocessed image (C, H, W) and its label. Allocates; meant for
     /// tests and inspection, not the training loop.
     public func sample(_ index: Int) -> (image: [Float], label: Int32) {

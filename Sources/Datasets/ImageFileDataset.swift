@@ -13,6 +13,9 @@ public final class ImageFileDataset: Dataset {
     public let skipBadImages: Bool
     private let decoders: [JPEGDecoder]
     private let lock = NSLock()
+    /// Held for a whole fill: the decoders are per thread slot, so two fills at once
+    /// (against the protocol's contract) wait for each other instead of sharing them.
+    private let fillLock = NSLock()
     private var bad: [Int: String] = [:]
 
     public var count: Int { list.entries.count }
@@ -45,6 +48,7 @@ public final class ImageFileDataset: Dataset {
 
     public func fillBatch(indices: UnsafeBufferPointer<Int>, images: UnsafeMutablePointer<Float>,
                           labels: UnsafeMutablePointer<Int32>, augmentation: Augmentation, augmentationSeed: UInt64) throws {
+        fillLock.lock(); defer { fillLock.unlock() }
         let perImage = 3 * transform.size * transform.size, n = indices.count
         var errors = [Error?](repeating: nil, count: threads)
         errors.withUnsafeMutableBufferPointer { errs in

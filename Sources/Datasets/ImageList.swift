@@ -16,6 +16,9 @@ public struct ImageList: Equatable {
         public var bytes: Int
         /// Where it came from, for error messages: "LIST line N", or nil for a folder.
         public var origin: String?
+        public init(path: String, name: String, label: Int32, bytes: Int, origin: String? = nil) {
+            self.path = path; self.name = name; self.label = label; self.bytes = bytes; self.origin = origin
+        }
     }
 
     public var entries: [Entry]
@@ -26,6 +29,10 @@ public struct ImageList: Equatable {
     /// Files left out because they could not be used (`skipBad`), with the reason.
     public var skipped: [String] = []
 
+    public init(entries: [Entry], classNames: [String]?, classes: Int) {
+        self.entries = entries; self.classNames = classNames; self.classes = classes
+    }
+
     /// Extensions taken as JPEG files (any case).
     public static let jpegExtensions: Set<String> = ["jpg", "jpeg", "jpe", "jfif"]
 
@@ -34,7 +41,7 @@ public struct ImageList: Equatable {
         var h = FNV1a()
         for e in entries {
             h.combine(bytes: Array(e.name.utf8)); h.combine(bytes: [0])
-            h.combine(words: UnsafeRawBufferPointer(start: [UInt64(e.bytes), UInt64(UInt32(bitPattern: e.label))], count: 16))
+            h.combine(UInt64(e.bytes)); h.combine(UInt64(UInt32(bitPattern: e.label)))
         }
         h.combine(bytes: Array((classNames ?? []).joined(separator: "\n").utf8))
         return h.value

@@ -69,7 +69,8 @@ public struct ImageTransform: Equatable, Codable {
     /// depends only on them, never on the rank or the position in the batch.
     public func region(width w: Int, height h: Int, index: Int, seed: UInt64, mirror: Bool) -> Region {
         var rng = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0x9FB2_1C65_1E98_DF25))
-        let flip = training && mirror && (rng.next() >> 63) == 1
+        let coin = (rng.next() >> 63) == 1  // drawn always, so mirroring never moves the crop
+        let flip = training && mirror && coin
         let W = Double(w), H = Double(h), s = Double(size)
         switch convention {
         case .resize:

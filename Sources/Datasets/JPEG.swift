@@ -4,7 +4,9 @@
 //
 // TurboJPEG handles are not thread-safe, so each decode thread owns a `JPEGDecoder`
 // (its handle and its pixel buffer, reused from image to image).
+import Basics
 import CTurboJPEG
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,11 +33,39 @@ public struct DecodedImage {
     /// The DCT scaling factor applied (num/denom, 1 when none): the image is the original times this.
     public let scale: (num: Int, denom: Int)
     public let pixels: UnsafePointer<UInt8>
+    public init(width: Int, height: Int, scale: (num: Int, denom: Int) = (1, 1), pixels: UnsafePointer<UInt8>) {
+        self.width = width; self.height = height; self.scale = scale; self.pixels = pixels
+    }
+}
+
+/// Photograph-like RGB test images (smooth shading, edges, texture, noise), the same for a
+/// seed on every machine: for the tests and the decode benchmark, which need JPEGs of
+/// realistic size and entropy without downloads.
+public enum SyntheticPhoto {
+    public static func rgb(width: Int, height: Int, seed: UInt64) -> [UInt8] {
+        var rng = SplitMix64(seed: seed)
+        let cx = Double(rng.next(below: width)), cy = Double(rng.next(below: height))
+        let hue = (0..<3).map { _ in Double(rng.next(below: 200)) + 30 }
+        var out = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                let d = ((Double(x) - cx) * (Double(x) - cx) + (Double(y) - cy) * (Double(y) - cy)).squareRoot()
+                let disc = d < Double(min(width, height)) / 4 ? 60.0 : 0
+                let stripes = 25 * sin(Double(x) * 0.21 + Double(y) * 0.07)
+                for c in 0..<3 {
+                    let shade = hue[c] * (0.5 + 0.5 * Double(x + y) / Double(width + height))
+                    let noise = Double(rng.next(below: 31)) - 15
+                    out[(y * width + x) * 3 + c] = UInt8(max(0, min(255, shade + disc + stripes * Double(c + 1) / 3 + noise)))
+                }
+            }
+        }
+        return out
+    }
 }
 
 /// One thread's JPEG decoder.
 public final class JPEGDecoder {
-    private let handle: tjhandle
+    private var handle: tjhandle
     private var pixels: UnsafeMutablePointer<UInt8>
     private var capacity: Int
     private var file: UnsafeMutablePointer<UInt8>
@@ -95,9 +125,9 @@ public final class JPEGDecoder {
         }
         var w: Int32 = 0, h: Int32 = 0, sub: Int32 = 0, cs: Int32 = 0
         guard tjDecompressHeader3(handle, file, UInt(bytes), &w, &h, &sub, &cs) == 0 else {
-            throw DatasetError.badImage(path: path, reason: "bad JPEG header: \(errorText)")
+            throw failure(path, "corrupt or truncated JPEG (bad header: \(errorText))")
         }
-        guard w > 0, h > 0 else { throw DatasetError.badImage(path: path, reason: "JPEG of \(w)x\(h) pixels") }
+        guard w > 0, h > 0 else { throw failure(path, "JPEG of \(w)x\(h) pixels") }
         return JPEGInfo(width: Int(w), height: Int(h), colorspace: cs)
     }
 
@@ -128,7 +158,7 @@ public final class JPEGDecoder {
         let format = info.isCMYK ? Int32(TJPF_CMYK.rawValue) : Int32(TJPF_RGB.rawValue)
         let flags = TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS
         guard tjDecompress2(handle, file, UInt(bytes), pixels, Int32(w), 0, Int32(h), format, flags) == 0 else {
-            throw DatasetError.badImage(path: path, reason: "corrupt or truncated JPEG: \(errorText)")
+            throw failure(path, "corrupt or truncated JPEG: \(errorText)")
         }
         if info.isCMYK { Self.cmykToRGB(pixels, count: pixelCount) }
         return DecodedImage(width: w, height: h, scale: scale, pixels: UnsafePointer(pixels))
@@ -146,6 +176,14 @@ public final class JPEGDecoder {
     }
 
     private var errorText: String { String(cString: tjGetErrorStr2(handle)) }
+
+    /// The error for `path`, with a fresh handle: after a failed decode TurboJPEG 2.1's
+    /// handle can misread the next file's header (seen here: a good file read as 0x0).
+    private func failure(_ path: String, _ reason: String) -> DatasetError {
+        tjDestroy(handle)
+        handle = tjInitDecompress()
+        return .badImage(path: path, reason: reason)
+    }
 }
 
 /// JPEG encoding (TurboJPEG), for writing image folders and test files.
