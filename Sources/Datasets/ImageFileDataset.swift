@@ -24,7 +24,12 @@ public final class ImageFileDataset: Dataset {
     public let contentHash: UInt64
     public var streams: Bool { true }
 
-    public init(list: ImageList, transform: ImageTransform, decodeThreads: Int = 1, skipBadImages: Bool = false) throws {
+    /// Reduce in the DCT domain when the region needs fewer pixels than the image has (the
+    /// benchmark turns it off for its comparison).
+    public let dctScaling: Bool
+
+    public init(list: ImageList, transform: ImageTransform, decodeThreads: Int = 1, skipBadImages: Bool = false,
+                dctScaling: Bool = true) throws {
         guard transform.size > 0, decodeThreads > 0 else {
             throw DatasetError.invalidArgument("an image data set needs a positive size and decode threads, got \(transform.size) and \(decodeThreads)")
         }
@@ -39,6 +44,7 @@ public final class ImageFileDataset: Dataset {
         self.transform = transform
         self.threads = decodeThreads
         self.skipBadImages = skipBadImages
+        self.dctScaling = dctScaling
         decoders = (0..<decodeThreads).map { _ in JPEGDecoder() }
         contentHash = list.fingerprint
     }
@@ -82,6 +88,7 @@ public final class ImageFileDataset: Dataset {
                 let image = try decoder.decode(path: entry.path) { info in
                     let r = self.transform.region(width: info.width, height: info.height, index: index, seed: seed, mirror: mirror)
                     region = r; size = (info.width, info.height)
+                    guard self.dctScaling else { return (Double(info.width), Double(info.height)) }
                     return (Double(info.width) * Double(self.transform.size) / r.width,
                             Double(info.height) * Double(self.transform.size) / r.height)
                 }
