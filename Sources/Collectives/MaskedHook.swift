@@ -10,14 +10,24 @@ public final class MaskedHook: BucketHook {
     public var keep: [UInt8]
     private var packed: [Float] = []
 
-    public init(count: Int) { keep = Array(repeating: 1, count: count) }
-    public var name: String { "masked" }
+    /// false: send the whole bucket with the pruned entries zeroed (a test hook: the packed
+    /// exchange must give the same bits with the tree, which sums each entry alike).
+    public let packs: Bool
+
+    public init(count: Int, packs: Bool = true) { keep = Array(repeating: 1, count: count); self.packs = packs }
+    public var name: String { packs ? "masked" : "masked-unpacked" }
 
     /// Kept entries in `range` of the flat buffer.
     public func kept(in range: Range<Int>) -> Int { keep[range].reduce(0) { $0 + Int($1) } }
 
     public func reduce(_ bucket: GradientBucket, with allreduce: GradientAllreduce, on comm: Communicator) throws {
         let g = bucket.values, lo = bucket.offset
+        guard packs else {
+            for i in 0..<g.count where keep[lo + i] == 0 { g[i] = 0 }
+            try allreduce.allreduce(g, on: comm)
+            for i in 0..<g.count where keep[lo + i] == 0 { g[i] = 0 }
+            return
+        }
         if packed.count < g.count { packed = Array(repeating: 0, count: g.count) }
         var n = 0
         for i in 0..<g.count where keep[lo + i] != 0 { packed[n] = g[i]; n += 1 }

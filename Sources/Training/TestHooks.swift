@@ -11,12 +11,15 @@ import NeuralNet
 ///     SQUEEZENET_TEST_HOOK=fp16-gather   `HalfGatherHook`: fp16 payloads, gathered and summed in rank order
 ///     SQUEEZENET_TEST_HOOK=powersgd-full PowerSGD at full rank on every matrix from the first
 ///                                        step: equals the float32 allreduce to rounding
+///     SQUEEZENET_TEST_HOOK=masked-unpacked masked retraining's exchange without packing: the
+///                                        whole bucket, pruned entries zero
 public enum TestHooks {
     public typealias Factory = (ParameterStore) -> BucketHook
     public static let all: [(name: String, make: Factory)] = [
         ("identity", { _ in IdentityHook() }),
         ("fp16-gather", { _ in HalfGatherHook() }),
         ("powersgd-full", { PowerSGDHook(rank: Int.max, store: $0, startIteration: 0, minCompressionRate: 0) }),
+        ("masked-unpacked", { MaskedHook(count: $0.count, packs: false) }),
     ]
 
     /// The hook the environment asks for (made once the model's store exists), nil when it

@@ -92,7 +92,7 @@ final class BucketHookTests: XCTestCase {
     func testAnUnknownTestHookIsAnError() throws {
         let r = try ProcessRunner.run(binary, ["--iterations", "1"], environment: ["SQUEEZENET_TEST_HOOK": "zip"])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("SQUEEZENET_TEST_HOOK=zip is not a test hook (identity, fp16-gather, powersgd-full)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("SQUEEZENET_TEST_HOOK=zip is not a test hook (identity, fp16-gather, powersgd-full, masked-unpacked)"), r.stderr)
     }
 
     /// Ranks started with different hooks would exchange different messages and wait

@@ -53,6 +53,28 @@ final class MaskedRetrainingTests: XCTestCase {
                 XCTAssertEqual(rec.codec, "masked:0.5")
             }
         }
+        // Packing the survivors changes nothing but the bytes: with the tree (each entry summed
+        // alike) the weights are the unpacked exchange's bit for bit; the ring cuts its chunks
+        // elsewhere once packed, so there it agrees to rounding.
+        for algorithm in ["tree", "ring"] {
+            var weights: [[Float]] = [], bytes: [Int] = []
+            for hook in ["", "masked-unpacked"] {
+                let out = TestPaths.temporaryDirectory()
+                defer { try? FileManager.default.removeItem(at: out) }
+                let env = hook.isEmpty ? [] : ["/usr/bin/env", "SQUEEZENET_TEST_HOOK=\(hook)"]
+                let r = try ProcessRunner.run("/bin/bash", [launcher, "3"] + env + job(out, ["--allreduce", algorithm, "--init-weights",
+                                              trained.appendingPathComponent("weights.bin").path, "--prune-sparsity", "0.5"]), timeout: 180)
+                XCTAssertEqual(r.status, 0, "\(algorithm) \(hook): \(r.stderr)")
+                weights.append(try WeightFile.read(from: out.appendingPathComponent("weights.bin").path).values)
+                bytes.append(try MetricsReader.read(out.appendingPathComponent("metrics.jsonl").path).filter { $0.rank == 0 }.map(\.bytesSent).reduce(0, +))
+            }
+            if algorithm == "tree" {
+                XCTAssertEqual(zip(weights[0], weights[1]).filter { $0.bitPattern != $1.bitPattern }.count, 0, "tree: packed = unpacked, bit for bit")
+            } else {
+                XCTAssertLessThan(relativeMaxDifference(weights[0], weights[1]), 1e-5, "ring: packed = unpacked to rounding")
+            }
+            XCTAssertEqual(Double(bytes[0]) / Double(bytes[1]), Double(kept) / Double(start.count), accuracy: 0.01, "\(algorithm): bytes drop by the sparsity")
+        }
         let refused = try ProcessRunner.run(binary, ["--prune-sparsity", "0.5"], timeout: 60)
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("add --init-weights FILE"), refused.stderr)
