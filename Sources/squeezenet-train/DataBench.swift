@@ -25,7 +25,7 @@ struct DataBench: ParsableCommand {
         let root = makeFolder ?? NSTemporaryDirectory() + "bench-data-\(getpid())"
         if keep && FileManager.default.fileExists(atPath: root) { fail("\(root) exists; --make-folder writes a new folder") }
         defer { if !keep { try? FileManager.default.removeItem(atPath: root) } }
-        var bytes = 0
+        var bytes = 0, files = 0
         for split in ["train", "val"] {
             for c in 0..<2 {
                 let dir = "\(root)/\(split)/class\(c)"
@@ -33,7 +33,7 @@ struct DataBench: ParsableCommand {
                 for i in 0..<(split == "train" ? images : max(2, images / 4)) where i % 2 == c {
                     let jpeg = try JPEGEncoder.encode(SyntheticPhoto.rgb(width: width, height: height, seed: UInt64(i) + (split == "val" ? 1 << 32 : 0)),
                                                       width: width, height: height, layout: .rgb, quality: 90, subsampling420: true)
-                    bytes += jpeg.count
+                    bytes += jpeg.count; files += 1
                     guard FileManager.default.createFile(atPath: "\(dir)/\(i).jpg", contents: Data(jpeg)) else { fail("\(dir)/\(i).jpg: cannot write") }
                 }
             }
@@ -43,7 +43,7 @@ struct DataBench: ParsableCommand {
             return
         }
         let list = try ImageList.folder(root + "/train")
-        print("measured: \(list.entries.count) synthetic \(width)x\(height) JPEGs (quality 90, 4:2:0, mean \(bytes / max(1, list.entries.count + 2 * max(1, images / 8))) bytes), median of \(rounds) rounds, page cache warm")
+        print("measured: \(list.entries.count) synthetic \(width)x\(height) JPEGs (quality 90, 4:2:0, mean \(bytes / max(1, files)) bytes), median of \(rounds) rounds, page cache warm")
         print("transform      crop  threads  dct-scaling   images/s   per thread   ms/image")
         for (convention, crop) in [(ImageTransform.Convention.caffe, 227), (.torchvision, 224)] {
             for t in threadCounts {
