@@ -7,8 +7,12 @@
 /// unpacks; pruned entries are set to 0. Bytes: the algorithm's for the kept count.
 public final class MaskedHook: BucketHook {
     /// 1 where the weight survives, 0 where it is pruned; set once the weights are known.
-    public var keep: [UInt8]
+    public var keep: [UInt8] { didSet { keptIndices = nil } }
     private var packed: [Float] = []
+    /// The kept positions of the whole buffer, ascending (made once from `keep`): packing
+    /// gathers through it instead of testing every entry, which with 8 ranks on 2 cores
+    /// made masked retraining's steps slower than unmasked ones.
+    private var keptIndices: [Int32]?
 
     /// false: send the whole bucket with the pruned entries zeroed (a test hook: the packed
     /// exchange must give the same bits with the tree, which sums each entry alike).
@@ -28,13 +32,26 @@ public final class MaskedHook: BucketHook {
             for i in 0..<g.count where keep[lo + i] == 0 { g[i] = 0 }
             return
         }
+        if keptIndices == nil {
+            keptIndices = keep.withUnsafeBufferPointer { k in (0..<k.count).compactMap { k[$0] != 0 ? Int32($0) : nil } }
+        }
         if packed.count < g.count { packed = Array(repeating: 0, count: g.count) }
-        var n = 0
-        for i in 0..<g.count where keep[lo + i] != 0 { packed[n] = g[i]; n += 1 }
-        try packed.withUnsafeMutableBufferPointer { try allreduce.allreduce(UnsafeMutableBufferPointer(rebasing: $0[0..<n]), on: comm) }
-        n = 0
-        for i in 0..<g.count {
-            if keep[lo + i] != 0 { g[i] = packed[n]; n += 1 } else { g[i] = 0 }
+        try keptIndices!.withUnsafeBufferPointer { all in
+            // This bucket's kept positions: [first index >= lo, first index >= lo + count).
+            func lowerBound(_ v: Int) -> Int {
+                var a = 0, b = all.count
+                while a < b { let m = (a + b) / 2; if Int(all[m]) < v { a = m + 1 } else { b = m } }
+                return a
+            }
+            let first = lowerBound(lo), end = lowerBound(lo + g.count), n = end - first
+            let base = g.baseAddress! - lo
+            try packed.withUnsafeMutableBufferPointer { p in
+                let out = p.baseAddress!
+                for j in 0..<n { out[j] = base[Int(all[first + j])] }
+                try allreduce.allreduce(UnsafeMutableBufferPointer(start: out, count: n), on: comm)
+                g.baseAddress!.update(repeating: 0, count: g.count)
+                for j in 0..<n { base[Int(all[first + j])] = out[j] }
+            }
         }
     }
 }
