@@ -36,6 +36,8 @@ public final class BatchPrefetcher {
     private var stopped = false
     private var producerDone = false
     private let capacity: Int
+    /// How much lower the filling thread runs than the training threads.
+    public static let niceIncrement: Int32 = 10
 
     /// `batch`: the most images a request holds; `depth`: ready batches kept ahead;
     /// iterations `start..<end` are filled in order.
@@ -94,6 +96,12 @@ public final class BatchPrefetcher {
     }
 
     private func produce() {
+        // Below the training threads (Linux's nice is per thread: who 0 is this one), so the
+        // step is not preempted by decoding in the short while it takes its batch: at nice 0
+        // the stray waits of 3-8 ms came from that (docs/performance.md).
+        errno = 0
+        let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        if errno == 0 { setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, min(current + Self.niceIncrement, 19)) }
         condition.lock()
         while true {
             while !stopped && (next >= end || !slots.contains { $0.iteration == -1 }) { condition.wait() }
