@@ -10,10 +10,10 @@ enum Compression {
     /// The hook for `codec` (nil or `none`: the allreduce unchanged). `count`: the gradient
     /// buffer's length, for the per-element residuals.
     static func hook(_ codec: GradientCodec?, algorithm: AllreduceAlgorithm, store: ParameterStore,
-                     momentum: Double, iterations: Int, topkWarmupEpochs: Int?, pruneSparsity: Double? = nil,
+                     momentum: Double, iterations: Int, topkWarmupEpochs: Int?, prunes: Bool = false,
                      fineTuneCentroids: Bool = false, localClipNorm: Double = 0) -> BucketHook {
         let count = store.count
-        if pruneSparsity != nil || fineTuneCentroids { return MaskedHook(count: count) }
+        if prunes || fineTuneCentroids { return MaskedHook(count: count) }
         switch codec ?? .none {
         case .none: return IdentityHook()
         case .fp16: return elementwise(HalfFormat.fp16, algorithm, feedbackCount: nil)
@@ -59,11 +59,16 @@ enum Compression {
     /// Masked retraining: each weight tensor of two or more dimensions keeps its largest
     /// (1 - sparsity) share (`Pruning.mask`); pruned weights are set to zero. Returns the
     /// flat keep mask (biases and vectors kept).
-    static func prune(_ store: ParameterStore, sparsity: Double) -> [UInt8] {
+    /// Prunes every weight tensor (two or more dimensions) of `store` in place, by the
+    /// `sparsity` share of smallest magnitudes or, given `quality`, Han et al.'s threshold
+    /// |w| < quality x std; returns the keep mask. Weights already zero are pruned first,
+    /// so a later round at a larger share keeps the earlier one's zeros (rounds of pruning).
+    static func prune(_ store: ParameterStore, sparsity: Double?, quality: Double? = nil) -> [UInt8] {
         var keep = [UInt8](repeating: 1, count: store.count)
         for ref in store.refs where ref.shape.count >= 2 {
             let w = Array(store.values[ref.offset..<(ref.offset + ref.count)])
-            for (i, k) in Pruning.mask(w, sparsity: sparsity).enumerated() where !k {
+            let mask = quality.map { Pruning.mask(w, quality: $0) } ?? Pruning.mask(w, sparsity: sparsity ?? 0)
+            for (i, k) in mask.enumerated() where !k {
                 keep[ref.offset + i] = 0
                 store.values[ref.offset + i] = 0
             }

@@ -11,14 +11,19 @@ public enum ModelCompression {
 
     /// `sparsity` nil: the weights' own zeros are the pruned ones (after masked retraining).
     /// `layerSparsity`: per tensor-name prefix (`conv1`, `fc6`), overriding `sparsity`;
-    /// `fcBits`: bits for fully connected (two-dimensional) weights, nil: `bits`.
+    /// `fcBits`: bits for fully connected (two-dimensional) weights, nil: `bits`;
+    /// `layerBits`: per tensor-name prefix, overriding both. `quality`: Han et al.'s
+    /// threshold (|w| < quality x std) instead of a share, where no `layerSparsity` applies.
     public static func compress(_ file: WeightFile, sparsity: Double?, bits: Int, indexBits: Int,
-                                layerSparsity: [(prefix: String, sparsity: Double)] = [], fcBits: Int? = nil) throws -> (bytes: [UInt8], layers: [Layer], shared: WeightFile) {
+                                layerSparsity: [(prefix: String, sparsity: Double)] = [], fcBits: Int? = nil,
+                                layerBits: [(prefix: String, bits: Int)] = [], quality: Double? = nil) throws -> (bytes: [UInt8], layers: [Layer], shared: WeightFile) {
         guard (1...8).contains(bits), (1...8).contains(indexBits) else { throw TrainingError.badInput("--bits and --index-bits must be 1 to 8") }
         for s in [sparsity].compactMap({ $0 }) + layerSparsity.map(\.sparsity) where !(s >= 0 && s < 1) {
             throw TrainingError.badInput("a sparsity must be in [0, 1), got \(s)")
         }
         if let b = fcBits, !(1...8).contains(b) { throw TrainingError.badInput("--fc-bits must be 1 to 8") }
+        if let b = layerBits.first(where: { !(1...8).contains($0.bits) }) { throw TrainingError.badInput("--layer-bits \(b.prefix)=\(b.bits): bits must be 1 to 8") }
+        if let q = quality, !(q > 0) || !q.isFinite { throw TrainingError.badInput("--quality must be a positive number, got \(q)") }
         var tensors: [CompressedTensor] = [], layers: [Layer] = [], offset = 0, values: [Float] = []
         for entry in file.header.tensors {
             guard let n = WeightFile.elementCount(of: entry), let open = entry.firstIndex(of: "[") else { throw TrainingError.badInput("bad tensor \(entry)") }
@@ -27,9 +32,10 @@ public enum ModelCompression {
             let w = Array(file.values[offset..<(offset + n)])
             offset += n
             if shape.count >= 2 {
-                let bits = shape.count == 2 ? fcBits ?? bits : bits
-                let chosen = layerSparsity.first { name.hasPrefix($0.prefix) }?.sparsity ?? sparsity
-                let mask = chosen.map { Pruning.mask(w, sparsity: $0) } ?? w.map { $0 != 0 }
+                let bits = layerBits.first { name.hasPrefix($0.prefix) }?.bits ?? (shape.count == 2 ? fcBits ?? bits : bits)
+                let own = layerSparsity.first { name.hasPrefix($0.prefix) }?.sparsity
+                let mask = own.map { Pruning.mask(w, sparsity: $0) } ?? quality.map { Pruning.mask(w, quality: $0) }
+                    ?? sparsity.map { Pruning.mask(w, sparsity: $0) } ?? w.map { $0 != 0 }
                 // Already shared (a fine-tuned model): its own values are the codebook, exactly.
                 let distinct = Set(w.indices.filter { mask[$0] }.map { w[$0].bitPattern }).map { Float(bitPattern: $0) }.sorted()
                 var shared = WeightSharing(weights: w, mask: mask, bits: bits)

@@ -55,9 +55,9 @@ final class MetricsSink: TrainingObserver {
         self.trainer = trainer
         bytesCounted = trainer.algorithm.bytesAreCounted || !(trainer.exchange.hook is IdentityHook)
         let comm = trainer.comm, algorithm = trainer.algorithm
-        let coded = trainer.options.compression != nil || trainer.options.pruneSparsity != nil
+        let coded = trainer.options.compression != nil || trainer.options.prunes
         uncompressed = coded ? trainer.exchange.buckets.reduce(0) { $0 + algorithm.traffic(rank: comm.rank, ranks: comm.size, count: $1.count).bytesSent } : nil
-        codec = trainer.options.compression.map { "\($0)" } ?? trainer.options.pruneSparsity.map { "masked:\($0)" }
+        codec = trainer.options.compression.map { "\($0)" } ?? trainer.options.maskedCodecName
         pending.reserveCapacity(trainer.options.logEvery)
     }
 

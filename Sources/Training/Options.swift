@@ -113,6 +113,9 @@ public struct TrainingOptions: Codable, Equatable {
     /// Masked retraining: prune this share of every weight tensor of two or more dimensions
     /// by magnitude at the start, keep those weights exactly zero and exchange only the rest.
     public var pruneSparsity: Double?
+    /// Masked retraining by Han et al.'s threshold instead: prune |w| < this x the standard
+    /// deviation of its tensor, in every weight tensor of two or more dimensions.
+    public var pruneQuality: Double?
     /// Trained quantisation: --init-weights is a compressed (.sqzc) model; only its
     /// centroids train, its pruned weights stay zero and are not exchanged.
     public var fineTuneCentroids: Bool = false
@@ -128,6 +131,11 @@ public struct TrainingOptions: Codable, Equatable {
     public var overwrite: Bool = false
 
     public init() {}
+
+    /// Masked retraining: pruning by a share or by Han et al.'s threshold.
+    public var prunes: Bool { pruneSparsity != nil || pruneQuality != nil }
+    /// The masked exchange's name in the metrics: `masked:S`, or `masked:qQ` for the threshold.
+    public var maskedCodecName: String? { pruneSparsity.map { "masked:\($0)" } ?? pruneQuality.map { "masked:q\($0)" } }
 
     /// Seconds a rank waits in one MPI call before the watchdog warns.
     public var stallWarning: Double { timeout / 5 }
@@ -211,16 +219,19 @@ public struct TrainingOptions: Codable, Equatable {
         if let w = topkWarmupEpochs, w < 0 { throw bad("--topk-warmup-epochs must be >= 0, got \(w)") }
         if fineTuneCentroids {
             if initWeights == nil { throw bad("--fine-tune-centroids trains a compressed model's centroids: add --init-weights FILE.sqzc") }
-            if pruneSparsity != nil { throw bad("--fine-tune-centroids keeps the compressed model's pruning: drop --prune-sparsity") }
+            if prunes { throw bad("--fine-tune-centroids keeps the compressed model's pruning: drop --prune-sparsity / --prune-quality") }
             if resume != nil { throw bad("--fine-tune-centroids with --resume: the centroids' momentum is not checkpointed yet") }
             if let c = compression, c != .none { throw bad("--fine-tune-centroids with --compression \(c) is not implemented") }
         }
         if initWeights?.isEmpty == true { throw bad("--init-weights must name a weight file, got an empty path") }
-        if let s = pruneSparsity {
-            if !(s > 0 && s < 1) { throw bad("--prune-sparsity must be in (0, 1), got \(s)") }
-            if initWeights == nil && resume == nil { throw bad("--prune-sparsity prunes trained weights: add --init-weights FILE") }
-            if let c = compression, c != .none { throw bad("--prune-sparsity with --compression \(c): a masked exchange of encoded values is not implemented") }
-            if replay != nil { throw bad("--prune-sparsity with --replay-compute: replayed compute has no weights to prune") }
+        if let s = pruneSparsity, !(s > 0 && s < 1) { throw bad("--prune-sparsity must be in (0, 1), got \(s)") }
+        if let q = pruneQuality, !(q > 0) || !q.isFinite { throw bad("--prune-quality must be a positive number (times each tensor's std), got \(q)") }
+        if pruneSparsity != nil && pruneQuality != nil { throw bad("give --prune-sparsity or --prune-quality, not both") }
+        if prunes {
+            let flag = pruneSparsity != nil ? "--prune-sparsity" : "--prune-quality"
+            if initWeights == nil && resume == nil { throw bad("\(flag) prunes trained weights: add --init-weights FILE") }
+            if let c = compression, c != .none { throw bad("\(flag) with --compression \(c): a masked exchange of encoded values is not implemented") }
+            if replay != nil { throw bad("\(flag) with --replay-compute: replayed compute has no weights to prune") }
         }
         if !(timeout >= 1) || !timeout.isFinite { throw bad("--timeout must be at least 1 second, got \(timeout)") }
         if checkpointEvery < 0 { throw bad("--checkpoint-every must be >= 0, got \(checkpointEvery)") }

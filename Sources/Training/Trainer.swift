@@ -114,7 +114,7 @@ public final class Trainer {
                             layoutOnly: resolved.replay != nil)
             madeHook = hook?(built!.store) ?? Compression.hook(resolved.compression, algorithm: resolved.allreduce, store: built!.store,
                                                 momentum: resolved.momentum, iterations: resolved.iterations,
-                                                topkWarmupEpochs: resolved.topkWarmupEpochs, pruneSparsity: resolved.pruneSparsity,
+                                                topkWarmupEpochs: resolved.topkWarmupEpochs, prunes: resolved.prunes,
                                                 fineTuneCentroids: resolved.fineTuneCentroids,
                                                 localClipNorm: resolved.clipGradientNorm * Double(p).squareRoot())
             if communicator.rank == 0, let path = resolved.initWeights, resolved.resume == nil {
@@ -192,14 +192,14 @@ public final class Trainer {
             if hashes.contains(where: { $0 != hashes[0] }) { throw TrainingError.disagreement("the ranks derived different pruning masks from the compressed weights") }
             pruneLine = "fine-tuning \(tuning.tensors.reduce(0) { $0 + $1.sharing.centroids.count }) centroids of \(tuning.tensors.count) weight tensors (at most \(tuning.largestCodebook) per tensor); \(masked.keep.count - masked.kept(in: 0..<masked.keep.count)) pruned weights stay zero"
         }
-        if let sparsity = options.pruneSparsity, let masked = exchangeHook as? MaskedHook {
-            masked.keep = Compression.prune(replica.store, sparsity: sparsity)
+        if options.prunes, let masked = exchangeHook as? MaskedHook {
+            masked.keep = Compression.prune(replica.store, sparsity: options.pruneSparsity, quality: options.pruneQuality)
             let hashes = try comm.allgather([fnv1a(masked.keep)])
             let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
             if !differing.isEmpty {
                 throw TrainingError.disagreement("the pruning masks of ranks \(differing.map(String.init).joined(separator: ", ")) differ from rank 0's")
             }
-            pruneLine = "pruned \(masked.keep.count - masked.kept(in: 0..<masked.keep.count)) of \(masked.keep.count) parameters (--prune-sparsity \(sparsity) of every weight tensor); the exchange sends the rest"
+            pruneLine = "pruned \(masked.keep.count - masked.kept(in: 0..<masked.keep.count)) of \(masked.keep.count) parameters (\(options.pruneSparsity.map { "--prune-sparsity \($0)" } ?? "--prune-quality \(options.pruneQuality!): |w| < \(options.pruneQuality!) x std") of every weight tensor); the exchange sends the rest"
         }
     }
 

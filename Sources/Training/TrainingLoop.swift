@@ -82,7 +82,7 @@ extension Trainer {
     /// Masked retraining: every pruned weight is still exactly zero on every rank, and
     /// every rank holds the same weights (compared by hash). A failure ends the run.
     func verifyMaskedWeights() throws {
-        guard let masked = exchange.hook as? MaskedHook, options.pruneSparsity != nil || options.fineTuneCentroids else { return }
+        guard let masked = exchange.hook as? MaskedHook, options.prunes || options.fineTuneCentroids else { return }
         let w = replica.store.values
         var nonzero = 0
         for i in 0..<w.count where masked.keep[i] == 0 && w[i].bitPattern != 0 { nonzero += 1 }

@@ -74,18 +74,28 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "Bits per relative index (gaps larger get filler entries).") var indexBits: Int = 4
     @Option(help: "Per-layer sparsity overriding --sparsity, by tensor-name prefix: conv1=0.16,fc6=0.91,...") var layerSparsity: String?
     @Option(help: "Bits for fully connected weights (default: --bits; the paper used 5 for AlexNet's).") var fcBits: Int?
+    @Option(help: "Per-layer bits overriding --bits and --fc-bits, by tensor-name prefix: conv1=8,fire2=6,...") var layerBits: String?
+    @Option(help: "Han et al.'s threshold instead of --sparsity: prune |w| < Q x the standard deviation of each weight tensor.") var quality: Double?
 
     func run() throws {
         do {
             let file = try WeightFile.read(from: weights)
-            var layers: [(prefix: String, sparsity: Double)] = []
-            for item in (layerSparsity ?? "").split(separator: ",") {
-                let kv = item.split(separator: "=")
-                guard kv.count == 2, let v = Double(kv[1]) else { fail("--layer-sparsity expects name=value pairs, got '\(item)'") }
-                layers.append((String(kv[0]), v))
+            if sparsity != nil && quality != nil { fail("give --sparsity or --quality, not both") }
+            func pairs(_ text: String?, _ flag: String) -> [(String, Double)] {
+                (text ?? "").split(separator: ",").map { item in
+                    let kv = item.split(separator: "=")
+                    guard kv.count == 2, let v = Double(kv[1]) else { fail("\(flag) expects name=value pairs, got '\(item)'") }
+                    return (String(kv[0]), v)
+                }
+            }
+            let layers = pairs(layerSparsity, "--layer-sparsity").map { (prefix: $0.0, sparsity: $0.1) }
+            let perLayerBits = pairs(layerBits, "--layer-bits").map { p -> (prefix: String, bits: Int) in
+                guard p.1 == p.1.rounded() else { fail("--layer-bits \(p.0)=\(p.1): bits must be whole") }
+                return (p.0, Int(p.1))
             }
             let t0 = Date()
-            let r = try ModelCompression.compress(file, sparsity: sparsity, bits: bits, indexBits: indexBits, layerSparsity: layers, fcBits: fcBits)
+            let r = try ModelCompression.compress(file, sparsity: sparsity, bits: bits, indexBits: indexBits, layerSparsity: layers, fcBits: fcBits,
+                                                  layerBits: perLayerBits, quality: quality)
             let encoded = Date().timeIntervalSince(t0)
             try atomicWrite(Data(r.bytes), to: output)
             // Read back as training would (decode + the weight file's checks), timed: the file is

@@ -133,13 +133,15 @@ struct ExchangeOptions: ParsableArguments {
     var initWeights: String?
     @Option(help: "Masked retraining (Deep Compression): prune this share of every weight tensor (2+ dimensions) by magnitude at the start, keep the pruned weights exactly zero, and exchange only the survivors (needs --init-weights).")
     var pruneSparsity: Double?
+    @Option(help: "Masked retraining by Han et al.'s threshold instead of a share: prune |w| < Q x the standard deviation of each weight tensor (needs --init-weights). Several rounds: retrain again from the result at a larger --prune-sparsity or Q; the earlier zeros stay pruned.")
+    var pruneQuality: Double?
     @Flag(help: "Trained quantisation (Deep Compression): --init-weights is a .sqzc from `compress`; only its centroids train (each by the sum of its weights' gradients), pruned weights stay zero and are not exchanged.")
     var fineTuneCentroids = false
 
     func apply(to o: inout TrainingOptions) {
         o.allreduce = allreduce; o.bucketMB = bucketMB; o.compression = compression == .none ? nil : compression
         o.topkWarmupEpochs = topkWarmupEpochs == 4 ? nil : topkWarmupEpochs
-        o.initWeights = initWeights; o.pruneSparsity = pruneSparsity; o.fineTuneCentroids = fineTuneCentroids
+        o.initWeights = initWeights; o.pruneSparsity = pruneSparsity; o.pruneQuality = pruneQuality; o.fineTuneCentroids = fineTuneCentroids
     }
 }
 

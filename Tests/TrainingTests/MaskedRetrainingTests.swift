@@ -81,6 +81,45 @@ final class MaskedRetrainingTests: XCTestCase {
     }
 }
 
+extension MaskedRetrainingTests {
+    /// Han et al.'s threshold prunes exactly |w| < Q x std per tensor (a direct
+    /// implementation), and a second round at a larger share keeps the first round's zeros.
+    func testThresholdPruningAndASecondRound() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trained = dir.appendingPathComponent("dense"), first = dir.appendingPathComponent("q"), second = dir.appendingPathComponent("r2")
+        XCTAssertEqual(try ProcessRunner.run("/bin/bash", [launcher, "2"] + job(trained, [])).status, 0)
+        let start = try WeightFile.read(from: trained.appendingPathComponent("weights.bin").path).values
+        let store = SqueezeNet.make(.v1_1, classes: 10, inputSize: 32, batch: 1).store
+        var keep = [Bool](repeating: true, count: start.count)
+        for ref in store.refs where ref.shape.count >= 2 {
+            let w = start[ref.offset..<(ref.offset + ref.count)].map(Double.init)
+            let mean = w.reduce(0, +) / Double(w.count)
+            let std = (w.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(w.count)).squareRoot()
+            for (i, v) in w.enumerated() where abs(v) < 0.8 * std { keep[ref.offset + i] = false }
+        }
+        let a = try ProcessRunner.run("/bin/bash", [launcher, "2"] + job(first, ["--init-weights", trained.appendingPathComponent("weights.bin").path,
+                                                                             "--prune-quality", "0.8"]), timeout: 180)
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertTrue(a.stdout.contains("--prune-quality 0.8: |w| < 0.8 x std"), a.stdout)
+        let w1 = try WeightFile.read(from: first.appendingPathComponent("weights.bin").path).values
+        XCTAssertEqual(w1.indices.filter { !keep[$0] && w1[$0].bitPattern != 0 }.count, 0, "the threshold's prunes stay zero")
+        XCTAssertGreaterThan(w1.indices.filter { keep[$0] && w1[$0] != 0 }.count, keep.filter { $0 }.count * 99 / 100, "the rest survive")
+        XCTAssertEqual(try MetricsReader.read(first.appendingPathComponent("metrics.jsonl").path).first?.codec, "masked:q0.8")
+        let pruned = keep.filter { !$0 }.count
+        XCTAssertGreaterThan(pruned, start.count / 5)
+        // Round two: 70% of every weight tensor; the first round's zeros are among them.
+        let b = try ProcessRunner.run("/bin/bash", [launcher, "2"] + job(second, ["--init-weights", first.appendingPathComponent("weights.bin").path,
+                                                                              "--prune-sparsity", "0.7"]), timeout: 180)
+        XCTAssertEqual(b.status, 0, b.stderr)
+        let w2 = try WeightFile.read(from: second.appendingPathComponent("weights.bin").path).values
+        XCTAssertEqual(w2.indices.filter { !keep[$0] && w2[$0].bitPattern != 0 }.count, 0, "round one's zeros stay pruned")
+        XCTAssertGreaterThan(w2.filter { $0 == 0 }.count, w1.filter { $0 == 0 }.count)
+        let both = try ProcessRunner.run(binary, ["--prune-quality", "1", "--prune-sparsity", "0.5", "--init-weights", "x"], timeout: 60)
+        XCTAssertTrue(both.stderr.contains("give --prune-sparsity or --prune-quality, not both"), both.stderr)
+    }
+}
+
 /// `compress`, and the compressed file wherever a weight file goes.
 final class CompressedWeightsTests: XCTestCase {
     let binary = TestPaths.executable("squeezenet-train").path
@@ -100,6 +139,19 @@ final class CompressedWeightsTests: XCTestCase {
         XCTAssertEqual(decoded.values.map(\.bitPattern), expected.shared.values.map(\.bitPattern), "decodes to the shared weights bit for bit")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: packed)), Data(expected.bytes))
         XCTAssertGreaterThan(decoded.values.filter { $0 == 0 }.count, decoded.values.count * 45 / 100)
+        // Per-layer bits and Han's threshold: conv1 at 3 bits, the rest at 6; the file decodes
+        // to what the library computes for the same request.
+        let perLayer = dir.appendingPathComponent("layers.sqzc").path
+        let l = try ProcessRunner.run(binary, ["compress", weights, "--quality", "0.7", "--bits", "6", "--layer-bits", "conv1=3", "--output", perLayer])
+        XCTAssertEqual(l.status, 0, l.stderr)
+        let direct = try ModelCompression.compress(WeightFile.read(from: weights), sparsity: nil, bits: 6, indexBits: 4,
+                                                   layerBits: [("conv1", 3)], quality: 0.7)
+        XCTAssertEqual(direct.layers.first { $0.name.hasPrefix("conv1") }?.bits, 3)
+        XCTAssertEqual(direct.layers.first { $0.name.hasPrefix("fire2") }?.bits, 6)
+        let layered = try WeightFile.read(from: perLayer)
+        XCTAssertEqual(layered.values.map(\.bitPattern), direct.shared.values.map(\.bitPattern))
+        let conv1 = SqueezeNet.make(.v1_1, classes: 10, inputSize: 32, batch: 1).store.refs.first { $0.shape.count >= 2 }!
+        XCTAssertLessThanOrEqual(Set(layered.values[conv1.offset..<(conv1.offset + conv1.count)].filter { $0 != 0 }).count, 8, "conv1: 2^3 values")
         let e = try ProcessRunner.run(binary, base + ["--eval-only", "--init-weights", packed])
         XCTAssertEqual(e.status, 0, e.stderr)
         XCTAssertTrue(e.stdout.contains("test top-1"), e.stdout)
