@@ -18,7 +18,17 @@ public final class MaskedHook: BucketHook {
     /// exchange must give the same bits with the tree, which sums each entry alike).
     public let packs: Bool
 
-    public init(count: Int, packs: Bool = true) { keep = Array(repeating: 1, count: count); self.packs = packs }
+    /// State that travels in checkpoints with the hook (trained quantisation's centroid
+    /// momentum), in a layout fixed by the model; empty for plain masked retraining.
+    public let carried: UnsafeMutableBufferPointer<Float>
+    public var state: [HookState] { carried.isEmpty ? [] : [HookState(name: "centroid-velocity", values: carried)] }
+
+    public init(count: Int, packs: Bool = true, carriedState: Int = 0) {
+        keep = Array(repeating: 1, count: count); self.packs = packs
+        carried = .allocate(capacity: carriedState)
+        carried.initialize(repeating: 0)
+    }
+    deinit { carried.deallocate() }
     public var name: String { packs ? "masked" : "masked-unpacked" }
 
     /// Kept entries in `range` of the flat buffer.

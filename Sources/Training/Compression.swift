@@ -13,7 +13,9 @@ enum Compression {
                      momentum: Double, iterations: Int, topkWarmupEpochs: Int?, prunes: Bool = false,
                      fineTuneCentroids: Bool = false, localClipNorm: Double = 0) -> BucketHook {
         let count = store.count
-        if prunes || fineTuneCentroids { return MaskedHook(count: count) }
+        if prunes || fineTuneCentroids {
+            return MaskedHook(count: count, carriedState: fineTuneCentroids ? CentroidTuning.stateCount(store) : 0)
+        }
         switch codec ?? .none {
         case .none: return IdentityHook()
         case .fp16: return elementwise(HalfFormat.fp16, algorithm, feedbackCount: nil)

@@ -220,7 +220,6 @@ public struct TrainingOptions: Codable, Equatable {
         if fineTuneCentroids {
             if initWeights == nil { throw bad("--fine-tune-centroids trains a compressed model's centroids: add --init-weights FILE.sqzc") }
             if prunes { throw bad("--fine-tune-centroids keeps the compressed model's pruning: drop --prune-sparsity / --prune-quality") }
-            if resume != nil { throw bad("--fine-tune-centroids with --resume: the centroids' momentum is not checkpointed yet") }
             if let c = compression, c != .none { throw bad("--fine-tune-centroids with --compression \(c) is not implemented") }
         }
         if initWeights?.isEmpty == true { throw bad("--init-weights must name a weight file, got an empty path") }

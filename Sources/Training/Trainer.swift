@@ -184,7 +184,7 @@ public final class Trainer {
         // Masked retraining: the masks come from the weights every rank now holds; check
         // that they agree (as the options do) before any exchange relies on it.
         if options.fineTuneCentroids, let masked = exchangeHook as? MaskedHook {
-            let tuning = CentroidTuning(store: replica.store)
+            let tuning = try CentroidTuning(store: replica.store, momentum: masked.carried)
             centroids = tuning
             for i in 0..<masked.keep.count { masked.keep[i] = 1 }
             for t in tuning.tensors { for (i, c) in t.sharing.assignment.enumerated() where c < 0 { masked.keep[t.offset + i] = 0 } }

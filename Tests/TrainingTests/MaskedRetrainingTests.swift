@@ -193,4 +193,29 @@ final class CompressedWeightsTests: XCTestCase {
         XCTAssertEqual(bad.stderr.split(separator: "\n").filter { $0.contains("error") }.count, 1, bad.stderr)
         XCTAssertTrue(bad.stderr.contains("checksum mismatch"), bad.stderr)
     }
+
+    /// Trained quantisation resumes bit for bit: the centroids' momentum is in the checkpoint.
+    func testCentroidFineTuningResumesBitExactly() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = ["--model", "v1.1", "--train-limit", "96", "--test-limit", "48", "--batch-size", "24"]
+        XCTAssertEqual(try ProcessRunner.run(binary, base + ["--iterations", "3", "--output", dir.appendingPathComponent("run").path]).status, 0)
+        let packed = dir.appendingPathComponent("m.sqzc").path
+        XCTAssertEqual(try ProcessRunner.run(binary, ["compress", dir.appendingPathComponent("run/weights.bin").path, "--sparsity", "0.5",
+                                                      "--bits", "6", "--output", packed]).status, 0)
+        let launcher = TestPaths.packageRoot.appendingPathComponent("launch/mpirun-local").path
+        let straight = dir.appendingPathComponent("a"), split = dir.appendingPathComponent("b")
+        let tune = base + ["--iterations", "6", "--init-weights", packed, "--fine-tune-centroids", "--checkpoint-every", "3"]
+        let a = try ProcessRunner.run("/bin/bash", [launcher, "2", binary] + tune + ["--output", straight.path], timeout: 180)
+        XCTAssertEqual(a.status, 0, a.stderr)
+        let checkpoint = straight.appendingPathComponent("checkpoint-00000003.ckpt").path
+        let saved = try WeightFile.read(from: checkpoint)
+        XCTAssertEqual(saved.header.hookState?.first?.hasPrefix("centroid-velocity["), true, "\(saved.header.hookState ?? [])")
+        XCTAssertTrue(saved.hookState.first?.contains { $0 != 0 && $0 != $0.rounded() } ?? false, "velocities are stored")
+        let b = try ProcessRunner.run("/bin/bash", [launcher, "2", binary] + tune + ["--output", split.path, "--resume", checkpoint], timeout: 180)
+        XCTAssertEqual(b.status, 0, b.stderr)
+        let w0 = try WeightFile.read(from: straight.appendingPathComponent("weights.bin").path).values
+        let w1 = try WeightFile.read(from: split.appendingPathComponent("weights.bin").path).values
+        XCTAssertEqual(zip(w0, w1).filter { $0.bitPattern != $1.bitPattern }.count, 0, "resumed fine-tuning, bit for bit")
+    }
 }
