@@ -97,8 +97,8 @@ public final class BatchPrefetcher {
 
     private func produce() {
         // Below the training threads (Linux's nice is per thread: who 0 is this one), so the
-        // step is not preempted by decoding in the short while it takes its batch: at nice 0
-        // the stray waits of 3-8 ms came from that (docs/performance.md).
+        // step is not preempted by decoding in the short while it takes its batch (at nice 0
+        // that was the cause of the occasional long data waits; docs/performance.md).
         errno = 0
         let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
         if errno == 0 { setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, min(current + Self.niceIncrement, 19)) }

@@ -17,6 +17,8 @@ public final class ImageFileDataset: Dataset {
     /// (against the protocol's contract) wait for each other instead of sharing them.
     private let fillLock = NSLock()
     private var bad: [Int: String] = [:]
+    /// Each decode thread's first error of the fill in progress (kept, so a fill allocates nothing for it).
+    private var errors: [Error?]
 
     public var count: Int { list.entries.count }
     public var classes: Int { list.classes }
@@ -46,17 +48,20 @@ public final class ImageFileDataset: Dataset {
         self.skipBadImages = skipBadImages
         self.dctScaling = dctScaling
         decoders = (0..<decodeThreads).map { _ in JPEGDecoder() }
+        errors = Array(repeating: nil, count: decodeThreads)
         contentHash = list.fingerprint
     }
 
     /// The images replaced so far because they could not be decoded (path and reason), by index.
     public var badImages: [Int: String] { lock.lock(); defer { lock.unlock() }; return bad }
+    /// How many: read every step for the metrics, without copying the messages.
+    public var badImageCount: Int { lock.lock(); defer { lock.unlock() }; return bad.count }
 
     public func fillBatch(indices: UnsafeBufferPointer<Int>, images: UnsafeMutablePointer<Float>,
                           labels: UnsafeMutablePointer<Int32>, augmentation: Augmentation, augmentationSeed: UInt64) throws {
         fillLock.lock(); defer { fillLock.unlock() }
         let perImage = 3 * transform.size * transform.size, n = indices.count
-        var errors = [Error?](repeating: nil, count: threads)
+        for t in errors.indices { errors[t] = nil }
         errors.withUnsafeMutableBufferPointer { errs in
             let errs = errs
             let work = { (t: Int) in

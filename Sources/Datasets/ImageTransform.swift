@@ -127,8 +127,9 @@ public struct ImageTransform: Equatable, Codable {
             let xs = taps.baseAddress!, ys = taps.baseAddress! + size
             let plane = size * size, rowBytes = image.width * 3
             let scale = pixelScale
-            let order = bgr ? [2, 1, 0] : [0, 1, 2]
-            let m = (0..<3).map { mean[$0] }, inv = (0..<3).map { 1 / std[$0] }
+            // On the stack: this runs once per image.
+            let order = bgr ? SIMD3<Int>(2, 1, 0) : SIMD3<Int>(0, 1, 2)
+            let m = SIMD3<Float>(mean[0], mean[1], mean[2]), inv = 1 / SIMD3<Float>(std[0], std[1], std[2])
             for y in 0..<size {
                 let t = ys[y]
                 let r0 = image.pixels + t.i0 * rowBytes, r1 = image.pixels + t.i1 * rowBytes

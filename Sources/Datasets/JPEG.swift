@@ -71,8 +71,8 @@ public final class JPEGDecoder {
     private var file: UnsafeMutablePointer<UInt8>
     private var fileCapacity: Int
     /// The DCT-domain reductions used, smallest first: TurboJPEG's 1/8, 1/4 and 1/2 (and 1).
-    /// Its other factors (3/8, 5/8, ...) run scalar IDCTs: 6/8 measured slower than a
-    /// full decode here (`bench-data`), so they are not used.
+    /// Its other factors (3/8, 5/8, ...) run scalar IDCTs, which can be slower than a full
+    /// decode (measured with `bench-data`, docs/performance.md), so they are not used.
     public static let reductions: [(num: Int, denom: Int)] = {
         var n: Int32 = 0
         guard let f = tjGetScalingFactors(&n) else { return [(1, 1)] }

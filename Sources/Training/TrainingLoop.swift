@@ -168,13 +168,14 @@ extension Trainer {
     }
 
     /// The seed of iteration `iteration`'s augmentation draws (mirror, crops), the same on every rank.
-    func augmentationSeed(_ iteration: Int) -> UInt64 { options.seed ^ (UInt64(iteration) &* 0xC2B2_AE3D_27D4_EB4F) }
+    func augmentationSeed(_ iteration: Int) -> UInt64 { Trainer.augmentationSeed(seed: options.seed, iteration: iteration) }
+    static func augmentationSeed(seed: UInt64, iteration: Int) -> UInt64 { seed ^ (UInt64(iteration) &* 0xC2B2_AE3D_27D4_EB4F) }
 
     /// Images this rank replaced so far because they could not be read (`--skip-bad-images`),
     /// with the files the lists left out at startup.
     var badImageCount: Int {
         let sets = [train, test].compactMap { $0 as? ImageFileDataset }
-        return sets.reduce(0) { $0 + $1.badImages.count + $1.list.skipped.count }
+        return sets.reduce(0) { $0 + $1.badImageCount + $1.list.skipped.count }
     }
 
     /// The background queue of the training batches, for a data set read from disk.
@@ -182,7 +183,7 @@ extension Trainer {
         guard replay == nil, let train, train.streams, options.prefetchBatches > 0, var ahead = schedule else { return nil }
         return BatchPrefetcher(dataset: train, batch: replica.localBatch, depth: options.prefetchBatches,
                                augmentation: options.augmentation, start: startIteration, end: options.iterations) { [seed = options.seed] i in
-            (Array(ahead.indices(forIteration: i)), seed ^ (UInt64(i) &* 0xC2B2_AE3D_27D4_EB4F))
+            (Array(ahead.indices(forIteration: i)), Trainer.augmentationSeed(seed: seed, iteration: i))
         }
     }
 
