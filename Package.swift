@@ -45,7 +45,7 @@ let package = Package(
         // MARK: Executables
         .target(name: "CAllocator"),  // the process allocator: counting for the benchmark, tuning (executable only)
         .executableTarget(name: "squeezenet-train",
-                          dependencies: ["Training", "Analysis", "Topology", "CAllocator",
+                          dependencies: ["Training", "Analysis", "Topology", "DeepCompression", "CAllocator",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),
         // Runs every allreduce algorithm on known data under mpirun; used by the tests and as a benchmark.
@@ -63,6 +63,6 @@ let package = Package(
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "Topology"]),
         .testTarget(name: "DeepCompressionTests", dependencies: ["DeepCompression"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Metrics", "Topology", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Basics", "NeuralNet", "Topology", "Metrics", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "DeepCompression", "Basics", "NeuralNet", "Topology", "Metrics", "TestSupport"]),
     ]
 )

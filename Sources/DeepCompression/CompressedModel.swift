@@ -37,46 +37,58 @@ public enum CompressedModel {
 
     public static func encode(model: String, _ tensors: [CompressedTensor]) -> [UInt8] {
         var out = magic
+        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
+        u32(Int(version))
+        let modelName = Array(model.utf8)
+        withUnsafeBytes(of: UInt16(modelName.count).littleEndian) { out += $0 }
+        out += modelName
+        u32(tensors.count)
+        for t in tensors { append(t, to: &out) }
+        withUnsafeBytes(of: fnv1a(out).littleEndian) { out += $0 }
+        return out
+    }
+
+    /// The bytes one tensor takes in a file (its name, shape and storage): what `compress`
+    /// minimises over the relative-index widths.
+    public static func encodedSize(_ tensor: CompressedTensor) -> Int {
+        var out: [UInt8] = []
+        append(tensor, to: &out)
+        return out.count
+    }
+
+    private static func append(_ t: CompressedTensor, to out: inout [UInt8]) {
         func u8(_ v: Int) { out.append(UInt8(v)) }
         func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { out += $0 } }
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
         func f32(_ v: Float) { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
-        u32(Int(version))
-        let modelName = Array(model.utf8)
-        u16(modelName.count); out += modelName
-        u32(tensors.count)
-        for t in tensors {
-            let name = Array(t.name.utf8)
-            u16(name.count); out += name
-            u8(t.shape.count); t.shape.forEach(u32)
-            switch t.storage {
-            case let .raw(v):
-                u8(0); v.forEach(f32)
-            case let .shared(bits, indexBits, codebook, assignment):
-                precondition(codebook.count == 1 << bits && (1...8).contains(bits) && (1...8).contains(indexBits))
-                u8(1); u8(bits); u8(indexBits); codebook.forEach(f32)
-                let positions = assignment.indices.filter { assignment[$0] >= 0 }
-                let relative = RelativeIndex.encode(positions: positions, bits: indexBits)
-                var codes: [Int] = [], next = 0
-                for filler in relative.isFiller {
-                    if filler { codes.append(1 << bits) } else { codes.append(assignment[positions[next]]); next += 1 }
-                }
-                u32(codes.count)
-                var codeCounts = [Int](repeating: 0, count: (1 << bits) + 1), gapCounts = [Int](repeating: 0, count: 1 << indexBits)
-                codes.forEach { codeCounts[$0] += 1 }
-                relative.gaps.forEach { gapCounts[$0] += 1 }
-                let codeTable = HuffmanCode(counts: codeCounts), gapTable = HuffmanCode(counts: gapCounts)
-                out += codeTable.lengths; out += gapTable.lengths
-                for (table, symbols) in [(gapTable, relative.gaps), (codeTable, codes)] {
-                    var w = BitWriter()
-                    table.encode(symbols, into: &w)
-                    let bytes = w.finish()
-                    u32(bytes.count); out += bytes
-                }
+        let name = Array(t.name.utf8)
+        u16(name.count); out += name
+        u8(t.shape.count); t.shape.forEach(u32)
+        switch t.storage {
+        case let .raw(v):
+            u8(0); v.forEach(f32)
+        case let .shared(bits, indexBits, codebook, assignment):
+            precondition(codebook.count == 1 << bits && (1...8).contains(bits) && (1...8).contains(indexBits))
+            u8(1); u8(bits); u8(indexBits); codebook.forEach(f32)
+            let positions = assignment.indices.filter { assignment[$0] >= 0 }
+            let relative = RelativeIndex.encode(positions: positions, bits: indexBits)
+            var codes: [Int] = [], next = 0
+            for filler in relative.isFiller {
+                if filler { codes.append(1 << bits) } else { codes.append(assignment[positions[next]]); next += 1 }
+            }
+            u32(codes.count)
+            var codeCounts = [Int](repeating: 0, count: (1 << bits) + 1), gapCounts = [Int](repeating: 0, count: 1 << indexBits)
+            codes.forEach { codeCounts[$0] += 1 }
+            relative.gaps.forEach { gapCounts[$0] += 1 }
+            let codeTable = HuffmanCode(counts: codeCounts), gapTable = HuffmanCode(counts: gapCounts)
+            out += codeTable.lengths; out += gapTable.lengths
+            for (table, symbols) in [(gapTable, relative.gaps), (codeTable, codes)] {
+                var w = BitWriter()
+                table.encode(symbols, into: &w)
+                let bytes = w.finish()
+                u32(bytes.count); out += bytes
             }
         }
-        withUnsafeBytes(of: fnv1a(out).littleEndian) { out += $0 }
-        return out
     }
 
     /// Decodes a file's bytes; a one-line error for anything corrupt or truncated.

@@ -58,18 +58,18 @@ enum Compression {
         return total
     }
 
-    /// Masked retraining: each weight tensor of two or more dimensions keeps its largest
-    /// (1 - sparsity) share (`Pruning.mask`); pruned weights are set to zero. Returns the
-    /// flat keep mask (biases and vectors kept).
-    /// Prunes every weight tensor (two or more dimensions) of `store` in place, by the
-    /// `sparsity` share of smallest magnitudes or, given `quality`, Han et al.'s threshold
-    /// |w| < quality x std; returns the keep mask. Weights already zero are pruned first,
-    /// so a later round at a larger share keeps the earlier one's zeros (rounds of pruning).
-    static func prune(_ store: ParameterStore, sparsity: Double?, quality: Double? = nil) -> [UInt8] {
+    /// Prunes every weight tensor (two or more dimensions) of `store` in place and returns
+    /// the flat keep mask (biases and vectors kept). A tensor takes the share of the first
+    /// `layers` prefix its name starts with, else Han et al.'s threshold |w| < quality x std,
+    /// else the `sparsity` share of smallest magnitudes; with none of them it keeps its own
+    /// zeros pruned. Weights already zero go first, so a later round at a larger share keeps
+    /// the earlier one's zeros (rounds of pruning).
+    static func prune(_ store: ParameterStore, sparsity: Double?, quality: Double? = nil, layers: [LayerSetting] = []) -> [UInt8] {
         var keep = [UInt8](repeating: 1, count: store.count)
         for ref in store.refs where ref.shape.count >= 2 {
             let w = Array(store.values[ref.offset..<(ref.offset + ref.count)])
-            let mask = quality.map { Pruning.mask(w, quality: $0) } ?? Pruning.mask(w, sparsity: sparsity ?? 0)
+            let mask = LayerSetting.value(for: ref.name, in: layers).map { Pruning.mask(w, sparsity: $0) }
+                ?? quality.map { Pruning.mask(w, quality: $0) } ?? sparsity.map { Pruning.mask(w, sparsity: $0) } ?? w.map { $0 != 0 }
             for (i, k) in mask.enumerated() where !k {
                 keep[ref.offset + i] = 0
                 store.values[ref.offset + i] = 0

@@ -6,24 +6,34 @@ import Foundation
 
 public enum ModelCompression {
     public struct Layer: Sendable {
-        public let name: String, count: Int, kept: Int, bits: Int
+        public let name: String, count: Int, kept: Int, bits: Int, indexBits: Int?, bytes: Int
     }
 
     /// `sparsity` nil: the weights' own zeros are the pruned ones (after masked retraining).
-    /// `layerSparsity`: per tensor-name prefix (`conv1`, `fc6`), overriding `sparsity`;
+    /// `layerSparsity`: per layer (`conv1`, `fc6`, `fire2.expand3x3`: `LayerSetting`), overriding `sparsity`;
     /// `fcBits`: bits for fully connected (two-dimensional) weights, nil: `bits`;
-    /// `layerBits`: per tensor-name prefix, overriding both. `quality`: Han et al.'s
+    /// `layerBits`: per layer, overriding both. `quality`: Han et al.'s
     /// threshold (|w| < quality x std) instead of a share, where no `layerSparsity` applies.
-    public static func compress(_ file: WeightFile, sparsity: Double?, bits: Int, indexBits: Int,
-                                layerSparsity: [(prefix: String, sparsity: Double)] = [], fcBits: Int? = nil,
-                                layerBits: [(prefix: String, bits: Int)] = [], quality: Double? = nil) throws -> (bytes: [UInt8], layers: [Layer], shared: WeightFile) {
-        guard (1...8).contains(bits), (1...8).contains(indexBits) else { throw TrainingError.badInput("--bits and --index-bits must be 1 to 8") }
-        for s in [sparsity].compactMap({ $0 }) + layerSparsity.map(\.sparsity) where !(s >= 0 && s < 1) {
+    /// `indexBits` nil: per tensor, the relative-index width (1 to 8) whose encoding is
+    /// smallest (sparse layers want wide gaps, dense ones narrow: the paper fixed 8 for
+    /// conv and 5 for fc).
+    public static func compress(_ file: WeightFile, sparsity: Double?, bits: Int, indexBits: Int?,
+                                layerSparsity: [LayerSetting] = [], fcBits: Int? = nil,
+                                layerBits: [LayerSetting] = [], quality: Double? = nil) throws -> (bytes: [UInt8], layers: [Layer], shared: WeightFile) {
+        guard (1...8).contains(bits), (1...8).contains(indexBits ?? 1) else { throw TrainingError.badInput("--bits and --index-bits must be 1 to 8") }
+        for s in [sparsity].compactMap({ $0 }) + layerSparsity.map(\.value) where !(s >= 0 && s < 1) {
             throw TrainingError.badInput("a sparsity must be in [0, 1), got \(s)")
         }
         if let b = fcBits, !(1...8).contains(b) { throw TrainingError.badInput("--fc-bits must be 1 to 8") }
-        if let b = layerBits.first(where: { !(1...8).contains($0.bits) }) { throw TrainingError.badInput("--layer-bits \(b.prefix)=\(b.bits): bits must be 1 to 8") }
+        if let b = layerBits.first(where: { !(1...8).contains($0.value) || $0.value != $0.value.rounded() }) {
+            throw TrainingError.badInput("--layer-bits \(b.prefix)=\(b.value): bits must be a whole number from 1 to 8")
+        }
         if let q = quality, !(q > 0) || !q.isFinite { throw TrainingError.badInput("--quality must be a positive number, got \(q)") }
+        let names = file.header.tensors.map { String($0.prefix { $0 != "[" }) }
+        do {
+            try LayerSetting.requireMatches(layerSparsity, names: names, flag: "--layer-sparsity")
+            try LayerSetting.requireMatches(layerBits, names: names, flag: "--layer-bits")
+        } catch { throw TrainingError.badInput("\(error)") }
         var tensors: [CompressedTensor] = [], layers: [Layer] = [], offset = 0, values: [Float] = []
         for entry in file.header.tensors {
             guard let n = WeightFile.elementCount(of: entry), let open = entry.firstIndex(of: "[") else { throw TrainingError.badInput("bad tensor \(entry)") }
@@ -32,25 +42,32 @@ public enum ModelCompression {
             let w = Array(file.values[offset..<(offset + n)])
             offset += n
             if shape.count >= 2 {
-                let bits = layerBits.first { name.hasPrefix($0.prefix) }?.bits ?? (shape.count == 2 ? fcBits ?? bits : bits)
-                let own = layerSparsity.first { name.hasPrefix($0.prefix) }?.sparsity
+                let bits = LayerSetting.value(for: name, in: layerBits).map { Int($0) } ?? (shape.count == 2 ? fcBits ?? bits : bits)
+                let own = LayerSetting.value(for: name, in: layerSparsity)
                 let mask = own.map { Pruning.mask(w, sparsity: $0) } ?? quality.map { Pruning.mask(w, quality: $0) }
                     ?? sparsity.map { Pruning.mask(w, sparsity: $0) } ?? w.map { $0 != 0 }
                 // Already shared (a fine-tuned model): its own values are the codebook, exactly.
                 let distinct = Set(w.indices.filter { mask[$0] }.map { w[$0].bitPattern }).map { Float(bitPattern: $0) }.sorted()
-                var shared = WeightSharing(weights: w, mask: mask, bits: bits)
+                var shared: WeightSharing
                 if distinct.count <= 1 << bits {
                     var index: [UInt32: Int] = [:]
                     for (i, v) in distinct.enumerated() { index[v.bitPattern] = i }
                     let codebook = distinct + Array(repeating: distinct.last ?? 0, count: (1 << bits) - distinct.count)
                     shared = WeightSharing(centroids: codebook, assignment: w.indices.map { mask[$0] ? index[w[$0].bitPattern]! : -1 })
+                } else {
+                    shared = WeightSharing(weights: w, mask: mask, bits: bits)
                 }
-                tensors.append(CompressedTensor(name: name, shape: shape, storage: .shared(bits: bits, indexBits: indexBits,
-                                                                                           codebook: shared.centroids, assignment: shared.assignment)))
-                layers.append(Layer(name: name, count: n, kept: mask.filter { $0 }.count, bits: bits))
+                let candidates = indexBits.map { [$0] } ?? Array(1...8)
+                let tensor = candidates.map {
+                    CompressedTensor(name: name, shape: shape, storage: .shared(bits: bits, indexBits: $0, codebook: shared.centroids, assignment: shared.assignment))
+                }.map { ($0, CompressedModel.encodedSize($0)) }.min { $0.1 < $1.1 }!  // ties: the narrower width
+                tensors.append(tensor.0)
+                let width: Int? = { if case let .shared(_, b, _, _) = tensor.0.storage { return b } else { return nil } }()
+                layers.append(Layer(name: name, count: n, kept: mask.filter { $0 }.count, bits: bits, indexBits: width, bytes: tensor.1))
             } else {
-                tensors.append(CompressedTensor(name: name, shape: shape, storage: .raw(w)))
-                layers.append(Layer(name: name, count: n, kept: n, bits: 32))
+                let tensor = CompressedTensor(name: name, shape: shape, storage: .raw(w))
+                tensors.append(tensor)
+                layers.append(Layer(name: name, count: n, kept: n, bits: 32, indexBits: nil, bytes: CompressedModel.encodedSize(tensor)))
             }
             values += tensors.last!.values
         }

@@ -1,3 +1,4 @@
+import DeepCompression
 import Basics
 import Codecs
 import Datasets
@@ -116,6 +117,10 @@ public struct TrainingOptions: Codable, Equatable {
     /// Masked retraining by Han et al.'s threshold instead: prune |w| < this x the standard
     /// deviation of its tensor, in every weight tensor of two or more dimensions.
     public var pruneQuality: Double?
+    /// Masked retraining with a share per layer (`LayerSetting`: by layer name, first match wins),
+    /// overriding the two above where it matches; a tensor no rule reaches keeps its
+    /// zeros pruned (a second round keeps the first's). nil in older checkpoints.
+    public var pruneLayerSparsity: [LayerSetting]?
     /// Trained quantisation: --init-weights is a compressed (.sqzc) model; only its
     /// centroids train, its pruned weights stay zero and are not exchanged.
     public var fineTuneCentroids: Bool = false
@@ -133,9 +138,15 @@ public struct TrainingOptions: Codable, Equatable {
     public init() {}
 
     /// Masked retraining: pruning by a share or by Han et al.'s threshold.
-    public var prunes: Bool { pruneSparsity != nil || pruneQuality != nil }
-    /// The masked exchange's name in the metrics: `masked:S`, or `masked:qQ` for the threshold.
-    public var maskedCodecName: String? { pruneSparsity.map { "masked:\($0)" } ?? pruneQuality.map { "masked:q\($0)" } }
+    public var prunes: Bool { pruneSparsity != nil || pruneQuality != nil || !(pruneLayerSparsity ?? []).isEmpty }
+    /// The masked exchange's name in the metrics: `masked:S`, `masked:qQ` for the threshold,
+    /// `+layers` when per-layer shares apply (`masked:layers` alone).
+    public var maskedCodecName: String? {
+        guard prunes else { return nil }
+        let base = pruneSparsity.map { "masked:\($0)" } ?? pruneQuality.map { "masked:q\($0)" }
+        let layered = !(pruneLayerSparsity ?? []).isEmpty
+        return base.map { layered ? $0 + "+layers" : $0 } ?? "masked:layers"
+    }
 
     /// Seconds a rank waits in one MPI call before the watchdog warns.
     public var stallWarning: Double { timeout / 5 }
@@ -219,15 +230,18 @@ public struct TrainingOptions: Codable, Equatable {
         if let w = topkWarmupEpochs, w < 0 { throw bad("--topk-warmup-epochs must be >= 0, got \(w)") }
         if fineTuneCentroids {
             if initWeights == nil { throw bad("--fine-tune-centroids trains a compressed model's centroids: add --init-weights FILE.sqzc") }
-            if prunes { throw bad("--fine-tune-centroids keeps the compressed model's pruning: drop --prune-sparsity / --prune-quality") }
+            if prunes { throw bad("--fine-tune-centroids keeps the compressed model's pruning: drop --prune-sparsity / --prune-quality / --prune-layer-sparsity") }
             if let c = compression, c != .none { throw bad("--fine-tune-centroids with --compression \(c) is not implemented") }
         }
         if initWeights?.isEmpty == true { throw bad("--init-weights must name a weight file, got an empty path") }
         if let s = pruneSparsity, !(s > 0 && s < 1) { throw bad("--prune-sparsity must be in (0, 1), got \(s)") }
         if let q = pruneQuality, !(q > 0) || !q.isFinite { throw bad("--prune-quality must be a positive number (times each tensor's std), got \(q)") }
         if pruneSparsity != nil && pruneQuality != nil { throw bad("give --prune-sparsity or --prune-quality, not both") }
+        if let l = pruneLayerSparsity?.first(where: { !($0.value >= 0 && $0.value < 1) }) {
+            throw bad("--prune-layer-sparsity \(l.prefix)=\(l.value): a share must be in [0, 1)")
+        }
         if prunes {
-            let flag = pruneSparsity != nil ? "--prune-sparsity" : "--prune-quality"
+            let flag = pruneSparsity != nil ? "--prune-sparsity" : pruneQuality != nil ? "--prune-quality" : "--prune-layer-sparsity"
             if initWeights == nil && resume == nil { throw bad("\(flag) prunes trained weights: add --init-weights FILE") }
             if let c = compression, c != .none { throw bad("\(flag) with --compression \(c): a masked exchange of encoded values is not implemented") }
             if replay != nil { throw bad("\(flag) with --replay-compute: replayed compute has no weights to prune") }
@@ -271,8 +285,10 @@ public struct TrainingOptions: Codable, Equatable {
         if let name = linkCounters, LinkCounters(interface: name).read() == nil {
             throw bad("--link-counters \(name): no readable /sys/class/net/\(name)/statistics (ip link lists the interfaces)")
         }
-        if dataset == .fashionMNIST && classes != 10 && model.computes && replay == nil {
-            throw bad("--classes must be 10 for fashion-mnist, got \(classes)")
+        // A wider head is allowed (the 1000-class layouts, to give Deep Compression trained
+        // weights in their shape); its other outputs see no examples.
+        if dataset == .fashionMNIST && classes < 10 && model.computes && replay == nil {
+            throw bad("--classes must be at least 10 for fashion-mnist (its labels are 0-9), got \(classes)")
         }
         // After the replay checks (they name the real conflict): checkpoints go into the
         // output folder, and without one they would silently not be written.

@@ -1,3 +1,4 @@
+import DeepCompression
 import Basics
 import Collectives
 import Datasets
@@ -193,13 +194,20 @@ public final class Trainer {
             pruneLine = "fine-tuning \(tuning.tensors.reduce(0) { $0 + $1.sharing.centroids.count }) centroids of \(tuning.tensors.count) weight tensors (at most \(tuning.largestCodebook) per tensor); \(masked.keep.count - masked.kept(in: 0..<masked.keep.count)) pruned weights stay zero"
         }
         if options.prunes, let masked = exchangeHook as? MaskedHook {
-            masked.keep = Compression.prune(replica.store, sparsity: options.pruneSparsity, quality: options.pruneQuality)
+            let layers = options.pruneLayerSparsity ?? []
+            do { try LayerSetting.requireMatches(layers, names: replica.store.refs.map(\.name), flag: "--prune-layer-sparsity") }
+            catch { throw TrainingError.badInput("\(error)") }
+            masked.keep = Compression.prune(replica.store, sparsity: options.pruneSparsity, quality: options.pruneQuality, layers: layers)
             let hashes = try comm.allgather([fnv1a(masked.keep)])
             let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
             if !differing.isEmpty {
                 throw TrainingError.disagreement("the pruning masks of ranks \(differing.map(String.init).joined(separator: ", ")) differ from rank 0's")
             }
-            pruneLine = "pruned \(masked.keep.count - masked.kept(in: 0..<masked.keep.count)) of \(masked.keep.count) parameters (\(options.pruneSparsity.map { "--prune-sparsity \($0)" } ?? "--prune-quality \(options.pruneQuality!): |w| < \(options.pruneQuality!) x std") of every weight tensor); the exchange sends the rest"
+            let rule = [options.pruneSparsity.map { "--prune-sparsity \($0) of every weight tensor" },
+                        options.pruneQuality.map { "--prune-quality \($0): |w| < \($0) x std of every weight tensor" },
+                        layers.isEmpty ? nil : "--prune-layer-sparsity " + layers.map { "\($0.prefix)=\($0.value)" }.joined(separator: ",")
+                            + (options.pruneSparsity == nil && options.pruneQuality == nil ? ", the other tensors' zeros" : " first")].compactMap { $0 }
+            pruneLine = "pruned \(masked.keep.count - masked.kept(in: 0..<masked.keep.count)) of \(masked.keep.count) parameters (\(rule.joined(separator: "; "))); the exchange sends the rest"
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Analysis
+import DeepCompression
 import Foundation
 import NeuralNet
 import Topology
@@ -71,30 +72,21 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "Write the compressed model here.") var output: String
     @Option(help: "Prune this share of every weight tensor by magnitude (default: keep the file's own zeros, as after --prune-sparsity retraining).") var sparsity: Double?
     @Option(help: "Bits per shared weight (2^bits centroids per tensor).") var bits: Int = 8
-    @Option(help: "Bits per relative index (gaps larger get filler entries).") var indexBits: Int = 4
-    @Option(help: "Per-layer sparsity overriding --sparsity, by tensor-name prefix: conv1=0.16,fc6=0.91,...") var layerSparsity: String?
+    @Option(help: "Bits per relative index, 1 to 8 (gaps larger get filler entries); default: per tensor, the width whose encoding is smallest.") var indexBits: Int?
+    @Option(help: "Per-layer sparsity overriding --sparsity, by layer name (a tensor's name or its leading dotted parts): conv1=0.16,fc6=0.91,fire2.expand3x3=0.7,...") var layerSparsity: String?
     @Option(help: "Bits for fully connected weights (default: --bits; the paper used 5 for AlexNet's).") var fcBits: Int?
-    @Option(help: "Per-layer bits overriding --bits and --fc-bits, by tensor-name prefix: conv1=8,fire2=6,...") var layerBits: String?
+    @Option(help: "Per-layer bits overriding --bits and --fc-bits, by layer name: conv1=8,fire2=6,...") var layerBits: String?
     @Option(help: "Han et al.'s threshold instead of --sparsity: prune |w| < Q x the standard deviation of each weight tensor.") var quality: Double?
+    @Flag(help: "Print each tensor's elements, kept share, bits, index width and bytes.") var layers = false
 
     func run() throws {
         do {
             let file = try WeightFile.read(from: weights)
             if sparsity != nil && quality != nil { fail("give --sparsity or --quality, not both") }
-            func pairs(_ text: String?, _ flag: String) -> [(String, Double)] {
-                (text ?? "").split(separator: ",").map { item in
-                    let kv = item.split(separator: "=")
-                    guard kv.count == 2, let v = Double(kv[1]) else { fail("\(flag) expects name=value pairs, got '\(item)'") }
-                    return (String(kv[0]), v)
-                }
-            }
-            let layers = pairs(layerSparsity, "--layer-sparsity").map { (prefix: $0.0, sparsity: $0.1) }
-            let perLayerBits = pairs(layerBits, "--layer-bits").map { p -> (prefix: String, bits: Int) in
-                guard p.1 == p.1.rounded() else { fail("--layer-bits \(p.0)=\(p.1): bits must be whole") }
-                return (p.0, Int(p.1))
-            }
+            let perLayerSparsity = try LayerSetting.parse(layerSparsity ?? "", flag: "--layer-sparsity")
+            let perLayerBits = try LayerSetting.parse(layerBits ?? "", flag: "--layer-bits")
             let t0 = Date()
-            let r = try ModelCompression.compress(file, sparsity: sparsity, bits: bits, indexBits: indexBits, layerSparsity: layers, fcBits: fcBits,
+            let r = try ModelCompression.compress(file, sparsity: sparsity, bits: bits, indexBits: indexBits, layerSparsity: perLayerSparsity, fcBits: fcBits,
                                                   layerBits: perLayerBits, quality: quality)
             let encoded = Date().timeIntervalSince(t0)
             try atomicWrite(Data(r.bytes), to: output)
@@ -104,8 +96,18 @@ struct CompressCommand: ParsableCommand {
             _ = try WeightFile.read(from: output)
             let decoded = Date().timeIntervalSince(t1)
             let kept = r.layers.reduce(0) { $0 + $1.kept }, total = r.layers.reduce(0) { $0 + $1.count }
-            print(String(format: "%@: %d parameters, %.1f%% kept, %d-bit shared weights, %d-bit indices: %d bytes (measured: the file's size), %.1fx smaller than its 32-bit %d, %.0fx smaller than AlexNet's 243,860,896",
-                         output as NSString, total, 100 * Double(kept) / Double(total), bits, indexBits, r.bytes.count,
+            if layers {
+                print("tensor                         elements     kept  bits  index bits       bytes")
+                for l in r.layers {
+                    print(l.name.padding(toLength: 28, withPad: " ", startingAt: 0)
+                          + String(format: " %11d %7.1f%% %5@ %11@ %11d", l.count, 100 * Double(l.kept) / Double(max(l.count, 1)),
+                                   (l.bits == 32 ? "f32" : "\(l.bits)") as NSString, (l.indexBits.map { "\($0)" } ?? "-") as NSString, l.bytes))
+                }
+            }
+            let widths = Set(r.layers.compactMap(\.indexBits)).sorted()
+            let indices = indexBits.map { "\($0)-bit indices" } ?? "indices \(widths.map(String.init).joined(separator: "/"))-bit (per tensor, the smallest)"
+            print(String(format: "%@: %d parameters, %.1f%% kept, %d-bit shared weights, %@: %d bytes (measured: the file's size), %.1fx smaller than its 32-bit %d, %.0fx smaller than AlexNet's 243,860,896",
+                         output as NSString, total, 100 * Double(kept) / Double(total), bits, indices as NSString, r.bytes.count,
                          Double(4 * total) / Double(r.bytes.count), 4 * total, 243_860_896 / Double(r.bytes.count))
                   + String(format: "; encoded in %.2f s, read back in %.3f s (measured)", encoded, decoded))
         } catch { fail("\(error)") }

@@ -1,3 +1,4 @@
+import DeepCompression
 import ArgumentParser
 import Datasets
 import NeuralNet
@@ -135,13 +136,16 @@ struct ExchangeOptions: ParsableArguments {
     var pruneSparsity: Double?
     @Option(help: "Masked retraining by Han et al.'s threshold instead of a share: prune |w| < Q x the standard deviation of each weight tensor (needs --init-weights). Several rounds: retrain again from the result at a larger --prune-sparsity or Q; the earlier zeros stay pruned.")
     var pruneQuality: Double?
+    @Option(help: ArgumentHelp("Masked retraining with a share per layer, by layer name (conv1, fire2, fire2.expand3x3; the first that names a tensor wins), overriding --prune-sparsity/--prune-quality there; tensors no rule reaches keep their own zeros pruned. Han et al.'s AlexNet: conv1=0.16,conv2=0.62,conv3=0.65,conv4=0.63,conv5=0.63,fc6=0.91,fc7=0.91,fc8=0.75.", valueName: "name=share,..."),
+            transform: { try LayerSetting.parse($0, flag: "--prune-layer-sparsity") })
+    var pruneLayerSparsity: [LayerSetting]?
     @Flag(help: "Trained quantisation (Deep Compression): --init-weights is a .sqzc from `compress`; only its centroids train (each by the sum of its weights' gradients), pruned weights stay zero and are not exchanged.")
     var fineTuneCentroids = false
 
     func apply(to o: inout TrainingOptions) {
         o.allreduce = allreduce; o.bucketMB = bucketMB; o.compression = compression == .none ? nil : compression
         o.topkWarmupEpochs = topkWarmupEpochs == 4 ? nil : topkWarmupEpochs
-        o.initWeights = initWeights; o.pruneSparsity = pruneSparsity; o.pruneQuality = pruneQuality; o.fineTuneCentroids = fineTuneCentroids
+        o.initWeights = initWeights; o.pruneSparsity = pruneSparsity; o.pruneQuality = pruneQuality; o.pruneLayerSparsity = pruneLayerSparsity; o.fineTuneCentroids = fineTuneCentroids
     }
 }
 

@@ -1,3 +1,4 @@
+import DeepCompression
 import Foundation
 import Metrics
 import NeuralNet
@@ -115,6 +116,34 @@ extension MaskedRetrainingTests {
         let w2 = try WeightFile.read(from: second.appendingPathComponent("weights.bin").path).values
         XCTAssertEqual(w2.indices.filter { !keep[$0] && w2[$0].bitPattern != 0 }.count, 0, "round one's zeros stay pruned")
         XCTAssertGreaterThan(w2.filter { $0 == 0 }.count, w1.filter { $0 == 0 }.count)
+        // Round three, per layer: conv1 to 90% and fire9's tensors to 80% of their own weights;
+        // every other tensor keeps exactly round two's zeros (no rule reaches it).
+        let third = dir.appendingPathComponent("r3")
+        let c = try ProcessRunner.run("/bin/bash", [launcher, "2"] + job(third, ["--init-weights", second.appendingPathComponent("weights.bin").path,
+                                                                             "--prune-layer-sparsity", "conv1=0.9,fire9=0.8"]), timeout: 180)
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertTrue(c.stdout.contains("--prune-layer-sparsity conv1=0.9,fire9=0.8, the other tensors' zeros"), c.stdout)
+        let w3 = try WeightFile.read(from: third.appendingPathComponent("weights.bin").path).values
+        var layered = 0
+        for ref in store.refs where ref.shape.count >= 2 {
+            let range = ref.offset..<(ref.offset + ref.count)
+            let share = ref.name.hasPrefix("conv1.") ? 0.9 : ref.name.hasPrefix("fire9.") ? 0.8 : nil
+            if let share {
+                let order = range.sorted { (abs(w2[$0]), $1) < (abs(w2[$1]), $0) }
+                let pruned = Set(order.prefix(Int((share * Double(ref.count)).rounded())))
+                XCTAssertEqual(range.filter { pruned.contains($0) && w3[$0].bitPattern != 0 }.count, 0, "\(ref.name): its share pruned, exactly zero")
+                XCTAssertEqual(range.filter { w3[$0] == 0 }.count, pruned.count, "\(ref.name): only its share")
+                layered += 1
+            } else {
+                XCTAssertEqual(range.filter { (w2[$0] == 0) != (w3[$0] == 0) }.count, 0, "\(ref.name): round two's zeros, no more, no fewer")
+            }
+        }
+        XCTAssertEqual(layered, 4, "conv1 and fire9's three weight tensors (conv1 does not name conv10)")
+        XCTAssertEqual(try MetricsReader.read(third.appendingPathComponent("metrics.jsonl").path).first?.codec, "masked:layers")
+        let typo = try ProcessRunner.run(binary, ["--prune-layer-sparsity", "fc6=0.9", "--init-weights", second.appendingPathComponent("weights.bin").path,
+                                                  "--model", "v1.1", "--input-size", "32", "--train-limit", "24", "--test-limit", "8", "--batch-size", "8", "--iterations", "1"], timeout: 60)
+        XCTAssertNotEqual(typo.status, 0)
+        XCTAssertTrue(typo.stderr.contains("--prune-layer-sparsity fc6=0.9: no tensor is named 'fc6' or 'fc6.*'"), typo.stderr)
         let both = try ProcessRunner.run(binary, ["--prune-quality", "1", "--prune-sparsity", "0.5", "--init-weights", "x"], timeout: 60)
         XCTAssertTrue(both.stderr.contains("give --prune-sparsity or --prune-quality, not both"), both.stderr)
     }
@@ -134,10 +163,17 @@ final class CompressedWeightsTests: XCTestCase {
         let c = try ProcessRunner.run(binary, ["compress", weights, "--sparsity", "0.5", "--bits", "6", "--output", packed])
         XCTAssertEqual(c.status, 0, c.stderr)
         XCTAssertTrue(c.stdout.contains("bytes (measured: the file's size)"), c.stdout)
-        let expected = try ModelCompression.compress(WeightFile.read(from: weights), sparsity: 0.5, bits: 6, indexBits: 4)
+        let expected = try ModelCompression.compress(WeightFile.read(from: weights), sparsity: 0.5, bits: 6, indexBits: nil)
         let decoded = try WeightFile.read(from: packed)
         XCTAssertEqual(decoded.values.map(\.bitPattern), expected.shared.values.map(\.bitPattern), "decodes to the shared weights bit for bit")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: packed)), Data(expected.bytes))
+        // The default index width is, per tensor, the smallest of the eight fixed ones.
+        let fixed = try (1...8).map { try ModelCompression.compress(WeightFile.read(from: weights), sparsity: 0.5, bits: 6, indexBits: $0) }
+        for (i, layer) in expected.layers.enumerated() {
+            XCTAssertEqual(layer.bytes, fixed.map { $0.layers[i].bytes }.min(), layer.name)
+        }
+        XCTAssertEqual(Set(fixed.map { $0.shared.values.map(\.bitPattern) }).count, 1, "the width changes the bytes, not the weights")
+        XCTAssertLessThan(expected.bytes.count, fixed.map(\.bytes.count).min()!, "a width per tensor beats every single width")
         XCTAssertGreaterThan(decoded.values.filter { $0 == 0 }.count, decoded.values.count * 45 / 100)
         // Per-layer bits and Han's threshold: conv1 at 3 bits, the rest at 6; the file decodes
         // to what the library computes for the same request.
@@ -145,7 +181,7 @@ final class CompressedWeightsTests: XCTestCase {
         let l = try ProcessRunner.run(binary, ["compress", weights, "--quality", "0.7", "--bits", "6", "--layer-bits", "conv1=3", "--output", perLayer])
         XCTAssertEqual(l.status, 0, l.stderr)
         let direct = try ModelCompression.compress(WeightFile.read(from: weights), sparsity: nil, bits: 6, indexBits: 4,
-                                                   layerBits: [("conv1", 3)], quality: 0.7)
+                                                   layerBits: [LayerSetting(prefix: "conv1", value: 3)], quality: 0.7)
         XCTAssertEqual(direct.layers.first { $0.name.hasPrefix("conv1") }?.bits, 3)
         XCTAssertEqual(direct.layers.first { $0.name.hasPrefix("fire2") }?.bits, 6)
         let layered = try WeightFile.read(from: perLayer)
