@@ -76,3 +76,52 @@ public enum ModelCompression {
         return (bytes, layers, WeightFile(header: header, values: values))
     }
 }
+
+/// What a weight file holds, for a table like the paper's Table 2: its size on disk,
+/// how many weights are kept, and at how many bits they are stored.
+public struct WeightFileSummary {
+    public let path: String, model: String, bytes: Int, parameters: Int
+    /// Weights of tensors with two or more dimensions, and how many of them are not zero.
+    public let weights: Int, keptWeights: Int
+    /// Bits per weight, largest first: [32] for float32, [8, 5] for 8-bit conv and 5-bit fc.
+    public let bits: [Int]
+    public let compressed: Bool
+    public let file: WeightFile
+
+    /// AlexNet's 60,965,224 float32 parameters: the paper's 1x.
+    public static let alexNetBytes = 243_860_896
+
+    public init(path: String) throws {
+        file = try WeightFile.read(from: path)  // its errors first: one line each
+        guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError.badInput("\(path): cannot read the weight file") }
+        self.path = path
+        model = file.header.model; bytes = data.count; parameters = file.values.count
+        compressed = data.starts(with: CompressedModel.magic)
+        var bitSet: Set<Int> = compressed ? [] : [32]
+        if compressed {
+            for t in try CompressedModel.decode([UInt8](data)).tensors { if case let .shared(b, _, _, _) = t.storage { bitSet.insert(b) } }
+        }
+        bits = bitSet.sorted(by: >)
+        var total = 0, kept = 0, offset = 0
+        for entry in file.header.tensors {
+            guard let n = WeightFile.elementCount(of: entry) else { throw TrainingError.badInput("\(path): bad tensor \(entry)") }
+            if entry.contains(",") {  // two or more dimensions: a weight tensor, not a bias
+                total += n
+                kept += file.values[offset..<(offset + n)].filter { $0 != 0 }.count
+            }
+            offset += n
+        }
+        weights = total; keptWeights = kept
+    }
+
+    /// The paper's name for what was done to the weights.
+    public var approach: String {
+        let pruned = keptWeights < weights
+        switch (compressed, pruned) {
+        case (false, false): return "none"
+        case (false, true): return "pruning"
+        case (true, true): return "pruning + sharing + Huffman"
+        case (true, false): return "sharing + Huffman"
+        }
+    }
+}

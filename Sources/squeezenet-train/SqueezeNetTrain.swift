@@ -14,7 +14,7 @@ struct SqueezeNetTrain: ParsableCommand {
           squeezenet-train check-reference REFERENCE/squeezenet_v1_0_c10_64px
           squeezenet-train train --help            (every training option)
         """,
-        subcommands: [Train.self, CheckReference.self, Diff.self, ReportCommand.self, Calibrate.self, Bench.self, Timeline.self, ScalingReport.self, CodecsCommand.self, CompressCommand.self, MakeImageFolder.self, DataBench.self],
+        subcommands: [Train.self, CheckReference.self, Diff.self, ReportCommand.self, Calibrate.self, Bench.self, Timeline.self, ScalingReport.self, CodecsCommand.self, CompressCommand.self, CompressionTable.self, MakeImageFolder.self, DataBench.self],
         defaultSubcommand: Train.self)
 
     /// ArgumentParser's own, but a bad command line ends with one `error: ...` line

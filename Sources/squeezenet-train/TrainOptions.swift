@@ -31,7 +31,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Model: \(ModelRegistry.all.map { "\($0.name) (\($0.summary))" }.joined(separator: ", ")).",
                                valueName: "name"))
     var model: ModelKind = defaults.model
-    @Option(help: "Number of classes (default \(defaults.classes); 10 for fashion-mnist; for folder and list: from the data).") var classes: Int?
+    @Option(help: "Number of classes (default \(defaults.classes); at least 10 for fashion-mnist, whose labels are 0-9; for folder and list: from the data).") var classes: Int?
     @Option(help: "Square input size in pixels, at most 4096 (Fashion-MNIST's 28x28 images are resized to it). Default: \(defaults.inputSize) for training, the model's native size for --summary.")
     var inputSize: Int?
     @Option(help: "Convolution weight filler: xavier (Caffe's prototxt) or kaiming (torchvision).")

@@ -191,6 +191,24 @@ final class CompressedWeightsTests: XCTestCase {
         let e = try ProcessRunner.run(binary, base + ["--eval-only", "--init-weights", packed])
         XCTAssertEqual(e.status, 0, e.stderr)
         XCTAssertTrue(e.stdout.contains("test top-1"), e.stdout)
+        // The Table-2 report: each file's own size and kept share, and the top-1 --eval-only gives.
+        let table = try ProcessRunner.run(binary, ["compression-table", "--model", "v1.1", "--train-limit", "96", "--test-limit", "48", weights, packed])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        let rows = table.stdout.split(separator: "\n").map(String.init)
+        let packedRow = try XCTUnwrap(rows.first { $0.hasSuffix(packed) }, table.stdout)
+        let denseRow = try XCTUnwrap(rows.first { $0.hasSuffix(weights) }, table.stdout)
+        let size = try FileManager.default.attributesOfItem(atPath: packed)[.size] as! Int
+        let top1 = try XCTUnwrap(e.stdout.firstMatch(of: #/test top-1 ([0-9.]+)%/#)?.1, e.stdout)
+        for cell in ["pruning + sharing + Huffman", " 6 ", " \(size) ", String(format: "%.0fx", 243_860_896 / Double(size)), " \(top1)% "] {
+            XCTAssertTrue(packedRow.contains(cell), "'\(cell)' in \(packedRow)")
+        }
+        let weightRefs = SqueezeNet.make(.v1_1, classes: 10, inputSize: 32, batch: 1).store.refs.filter { $0.shape.count >= 2 }
+        let keptWeights = Double(weightRefs.map { r in decoded.values[r.offset..<(r.offset + r.count)].filter { $0 != 0 }.count }.reduce(0, +))
+        let weightCount = Double(weightRefs.map(\.count).reduce(0, +))
+        XCTAssertTrue(packedRow.contains(String(format: " %.1f%% ", 100 * keptWeights / weightCount)), packedRow)
+        XCTAssertTrue(denseRow.contains("none") && denseRow.contains(" 32 ") && denseRow.contains("100.0%"), denseRow)
+        let sizes = try ProcessRunner.run(binary, ["compression-table", "--model", "v1.1", "--size-only", packed])
+        XCTAssertTrue(sizes.stdout.contains("size only") && sizes.stdout.contains(" \(size) "), sizes.stdout)
         let more = try ProcessRunner.run(binary, base + ["--iterations", "2", "--init-weights", packed])
         XCTAssertEqual(more.status, 0, more.stderr)
         // Trained quantisation under mpirun: only the centroids move; the zeros stay.

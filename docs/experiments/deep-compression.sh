@@ -32,3 +32,6 @@ for config in "0.5 8" "0.45 6"; do
     echo "  decode = fine-tuned weights:      $("$bin" diff "$r-tuned.sqzc" "$r-tune/weights.bin" | tail -1)"
   } | tee -a "$out/summary.txt"
 done
+# The paper's Table 2 for these files, top-1 evaluated from each (compression-table).
+"$bin" compression-table --markdown "$dense" "$out/s0.5-b8-retrain/weights.bin" "$out/s0.5-b8-tuned.sqzc" \
+  "$out/s0.45-b6-retrain/weights.bin" "$out/s0.45-b6-tuned.sqzc" | tee -a "$out/summary.txt"
