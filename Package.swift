@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Codecs", dependencies: ["Topology", "CHalf"], swiftSettings: optimize),
         .target(name: "NeuralNet", dependencies: ["CBLAS", "Basics"], swiftSettings: optimize),
         .target(name: "Datasets", dependencies: ["CZlib", "CTurboJPEG", "Basics"], swiftSettings: optimize),
-        .target(name: "Collectives", dependencies: ["CMPI", "CReduction", "Topology", "Codecs"], swiftSettings: optimize),
+        .target(name: "Collectives", dependencies: ["CMPI", "CReduction", "Topology", "Codecs", "Basics"], swiftSettings: optimize),
         // What the training loop records: iteration records, their IO, the trace.
         .target(name: "Metrics", swiftSettings: optimize),
         .target(name: "DeepCompression", dependencies: ["Basics"], swiftSettings: optimize),

@@ -58,6 +58,9 @@ public struct ReportRow: Equatable, Sendable {
     public var criticalExposedCommSeconds: Double?
     /// commSeconds / iterationSeconds (nil when iterationSeconds is 0).
     public var commShare: Double?
+    /// With a codec: median over iterations of the max over ranks of the codec's
+    /// arithmetic (codec_encode_seconds + codec_decode_seconds, part of comm); nil without.
+    public var codecSeconds: Double? = nil
     public var bytesSource: BytesSource
     /// `CommunicationModel`'s mean bytes sent per rank, 2(p-1)N/p for tree,
     /// ring and ps; nil for an algorithm the model does not know.
@@ -125,7 +128,8 @@ public struct Report: Sendable {
         let gradientBytes = records.map(\.gradientBytes).max()!
         let known = AllreduceAlgorithm(rawValue: key.algorithm)
         let uncompressed = records.compactMap(\.bytesUncompressed)
-        return ReportRow(
+        let timedCodec = records.allSatisfy { $0.codecEncodeSeconds != nil && $0.codecDecodeSeconds != nil }
+        var row = ReportRow(
             model: key.model, algorithm: key.algorithm, codec: key.codec, worldSize: key.worldSize,
             parameters: records.map(\.parameters).max()!, gradientBytes: gradientBytes,
             meanBytesUncompressedPerRank: uncompressed.count == records.count ? Double(uncompressed.reduce(0, +)) / n : nil,
@@ -146,6 +150,8 @@ public struct Report: Sendable {
                 $0.totalBytesSent(ranks: key.worldSize, gradientBytes: gradientBytes)
                     / Double(key.worldSize)
             })
+        if timedCodec { row.codecSeconds = timing { $0.codecEncodeSeconds! + $0.codecDecodeSeconds! } }
+        return row
     }
 
     /// Every (AlexNet row, SqueezeNet row) pair with equal algorithm and world size, and

@@ -35,14 +35,14 @@ extension Report {
         let coded = rows.contains { $0.codec != "none" }
         let header = human
             ? ["model", "algorithm"] + (coded ? ["codec"] : []) + ["ranks", "parameters", "gradient", "sent/rank mean", "sent/rank max",
-               "recv/rank mean", "recv/rank max", "msgs/rank", "bytes", "model sent/rank"] + (coded ? ["compression"] : [])
+               "recv/rank mean", "recv/rank max", "msgs/rank", "bytes", "model sent/rank"] + (coded ? ["compression", "codec time"] : [])
                + ["comm", "compute", "iteration", "comm share"]
             : ["model", "algorithm", "world_size", "parameters", "gradient_bytes", "mean_bytes_sent_per_rank",
                "max_bytes_sent_per_rank", "mean_bytes_received_per_rank", "max_bytes_received_per_rank",
                "mean_messages_sent_per_rank", "bytes_source", "modelled_mean_bytes_sent_per_rank",
                "comm_seconds", "compute_seconds", "iteration_seconds", "comm_share",
                "exposed_comm_seconds", "critical_exposed_comm_seconds", "records", "iterations", "timed_iterations",
-               "codec", "mean_bytes_uncompressed_per_rank", "compression_ratio"]
+               "codec", "mean_bytes_uncompressed_per_rank", "compression_ratio", "codec_seconds"]
         let bytes: (Double) -> String = human ? Format.megabytes : Format.raw
         let seconds: (Double) -> String = human ? Format.milliseconds : Format.raw
         let rows = self.rows.map { row -> [String] in
@@ -55,19 +55,20 @@ extension Report {
                       human ? Format.fixed(row.meanMessagesSentPerRank, 1) : Format.raw(row.meanMessagesSentPerRank),
                       row.bytesSource.rawValue,
                       row.modelledMeanBytesSentPerRank.map(bytes) ?? ""]
-            if human && coded { cells.append(row.compressionRatio.map { Format.fixed($0, 1) + "x" } ?? "") }
+            if human && coded { cells += [row.compressionRatio.map { Format.fixed($0, 1) + "x" } ?? "", row.codecSeconds.map(seconds) ?? ""] }
             cells += [seconds(row.commSeconds), seconds(row.computeSeconds), seconds(row.iterationSeconds),
                       row.commShare.map(human ? Format.percent : Format.raw) ?? ""]
             if !human {
                 cells += [row.exposedCommSeconds.map(seconds) ?? "", row.criticalExposedCommSeconds.map(seconds) ?? "",
                           String(row.records), String(row.iterations), String(row.timedIterations),
-                          row.codec, row.meanBytesUncompressedPerRank.map(Format.raw) ?? "", row.compressionRatio.map(Format.raw) ?? ""]
+                          row.codec, row.meanBytesUncompressedPerRank.map(Format.raw) ?? "", row.compressionRatio.map(Format.raw) ?? "",
+                          row.codecSeconds.map(seconds) ?? ""]
             }
             return cells
         }
         let shift = human && coded ? 1 : 0
         return TextTable(header: header, rows: rows,
-                         rightAligned: Set((2 + shift)..<(10 + shift)).union((11 + shift)..<(16 + 2 * shift)))
+                         rightAligned: Set((2 + shift)..<(10 + shift)).union((11 + shift)..<(16 + 3 * shift)))
     }
 
     func ratioTable(human: Bool) -> TextTable {

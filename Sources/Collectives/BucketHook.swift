@@ -40,11 +40,15 @@ public protocol BucketHook: AnyObject {
     /// Called before each iteration's first bucket, with the iteration and its epoch
     /// (DGC's warm-up of the top-k fraction is per epoch).
     func beginIteration(_ iteration: Int, epoch: Int)
+    /// A codec's arithmetic, timed apart from its waiting (nil: the hook does none);
+    /// the exchange resets it before each iteration and reports it after.
+    var codecTiming: CodecTiming? { get }
 }
 
 extension BucketHook {
     public var state: [HookState] { [] }
     public func beginIteration(_ iteration: Int, epoch: Int) {}
+    public var codecTiming: CodecTiming? { nil }
 }
 
 /// One named float buffer of a hook's state, in a fixed layout (the same on every rank).

@@ -24,6 +24,8 @@ public final class CodecRingHook: BucketHook {
     public let feedback: ErrorFeedback?
     private var outgoing: [UInt8] = [], incoming: [UInt8] = [], gathered: [UInt8] = []
     private let transfers = Transfers()
+    private let timing = CodecTiming()
+    public var codecTiming: CodecTiming? { timing }
     static let reduceScatterTag = 411, allgatherTag = 412
 
     /// `feedbackCount`: the gradient buffer's length, for a residual per element (nil: none).
@@ -38,7 +40,7 @@ public final class CodecRingHook: BucketHook {
         let values = bucket.values, n = values.count, p = comm.size, r = comm.rank
         guard p > 1, n > 0 else { return }
         let residual = feedback?.slice(offset: bucket.offset, count: n)
-        if let residual { ErrorFeedback.addResidual(residual, to: values) }
+        if let residual { timing.measure(.encode) { ErrorFeedback.addResidual(residual, to: values) } }
         let chunks = RingPartition(count: n, parts: p)
         // Each chunk's encoded bytes start 4-aligned in `gathered`.
         var start = [Int](repeating: 0, count: p + 1)
@@ -59,12 +61,12 @@ public final class CodecRingHook: BucketHook {
                     let send = chunk(r - s), add = chunk(r - s - 1)
                     let o = UnsafeMutableRawBufferPointer(rebasing: out[0..<codec.encodedBytes(send.count)])
                     let i = UnsafeMutableRawBufferPointer(rebasing: inc[0..<codec.encodedBytes(add.count)])
-                    codec.encode(UnsafeBufferPointer(send), into: o, residual: lost(r - s))
+                    timing.measure(.encode) { codec.encode(UnsafeBufferPointer(send), into: o, residual: lost(r - s)) }
                     transfers.reset()
                     try comm.postReceive(into: i.bindMemory(to: UInt8.self), from: left, tag: Self.reduceScatterTag, in: transfers)
                     try comm.postSend(UnsafeBufferPointer(o.bindMemory(to: UInt8.self)), to: right, tag: Self.reduceScatterTag, in: transfers)
                     try comm.waitAll(transfers)
-                    codec.decode(UnsafeRawBufferPointer(i), into: add, adding: true)
+                    timing.measure(.decode) { codec.decode(UnsafeRawBufferPointer(i), into: add, adding: true) }
                 }
             }
         }
@@ -74,7 +76,7 @@ public final class CodecRingHook: BucketHook {
                 let k = chunks.wrap(i)
                 return UnsafeMutableRawBufferPointer(rebasing: all[start[k]..<(start[k] + codec.encodedBytes(chunks.length(k)))])
             }
-            codec.encode(UnsafeBufferPointer(chunk(r + 1)), into: bytes(r + 1), residual: lost(r + 1))
+            timing.measure(.encode) { codec.encode(UnsafeBufferPointer(chunk(r + 1)), into: bytes(r + 1), residual: lost(r + 1)) }
             for s in 0..<(p - 1) {
                 transfers.reset()
                 try comm.postReceive(into: bytes(r - s).bindMemory(to: UInt8.self), from: left, tag: Self.allgatherTag, in: transfers)
@@ -82,7 +84,9 @@ public final class CodecRingHook: BucketHook {
                                   tag: Self.allgatherTag, in: transfers)
                 try comm.waitAll(transfers)
             }
-            for k in 0..<p { codec.decode(UnsafeRawBufferPointer(bytes(k)), into: chunk(k), adding: false) }  // the owner's own included
+            timing.measure(.decode) {  // every chunk, the owner's own included
+                for k in 0..<p { codec.decode(UnsafeRawBufferPointer(bytes(k)), into: chunk(k), adding: false) }
+            }
         }
     }
 }

@@ -16,6 +16,8 @@ public final class CodecTreeHook: BucketHook {
     public let feedback: ErrorFeedback?
     private var codes: [UInt8] = [], fromChildren: [UInt8] = []
     private let transfers = Transfers()
+    private let timing = CodecTiming()
+    public var codecTiming: CodecTiming? { timing }
     static let upTag = 421, downTag = 422
 
     public init(codec: ElementCodec, feedbackCount: Int? = nil) {
@@ -29,7 +31,7 @@ public final class CodecTreeHook: BucketHook {
         let values = bucket.values, n = values.count, p = comm.size
         guard p > 1, n > 0 else { return }
         let residual = feedback?.slice(offset: bucket.offset, count: n)
-        if let residual { ErrorFeedback.addResidual(residual, to: values) }
+        if let residual { timing.measure(.encode) { ErrorFeedback.addResidual(residual, to: values) } }
         let tree = BinomialTree(rank: comm.rank, size: p)
         let bytes = codec.encodedBytes(n), stride = (bytes + 3) & ~3
         if codes.count < bytes { codes = Array(repeating: 0, count: bytes) }
@@ -46,11 +48,11 @@ public final class CodecTreeHook: BucketHook {
                 }
                 for c in 0..<tree.childCount {
                     try comm.wait(posted[c], in: transfers)
-                    codec.decode(UnsafeRawBufferPointer(slot(c)), into: values, adding: true)
+                    timing.measure(.decode) { codec.decode(UnsafeRawBufferPointer(slot(c)), into: values, adding: true) }
                 }
             }
             // This rank's one encoding: its partial sum going up, or (the root) the total.
-            codec.encode(UnsafeBufferPointer(values), into: message, residual: residual)
+            timing.measure(.encode) { codec.encode(UnsafeBufferPointer(values), into: message, residual: residual) }
             let wire = message.bindMemory(to: UInt8.self)
             transfers.reset()
             if let parent = tree.parent {
@@ -66,7 +68,7 @@ public final class CodecTreeHook: BucketHook {
                 try comm.postSend(UnsafeBufferPointer(wire), to: tree.child(c), tag: Self.downTag, in: transfers)
                 try comm.waitAll(transfers)
             }
-            codec.decode(UnsafeRawBufferPointer(message), into: values, adding: false)
+            timing.measure(.decode) { codec.decode(UnsafeRawBufferPointer(message), into: values, adding: false) }
         }
     }
 }

@@ -13,6 +13,10 @@ public final class MaskedHook: BucketHook {
     /// gathers through it instead of testing every entry, which with 8 ranks on 2 cores
     /// made masked retraining's steps slower than unmasked ones.
     private var keptIndices: [Int32]?
+    private let timing = CodecTiming()
+    /// Packing (encode) and unpacking with the zeros (decode): what the masked exchange
+    /// adds to the allreduce it halves.
+    public var codecTiming: CodecTiming? { timing }
 
     /// false: send the whole bucket with the pruned entries zeroed (a test hook: the packed
     /// exchange must give the same bits with the tree, which sums each entry alike).
@@ -57,10 +61,12 @@ public final class MaskedHook: BucketHook {
             let base = g.baseAddress! - lo
             try packed.withUnsafeMutableBufferPointer { p in
                 let out = p.baseAddress!
-                for j in 0..<n { out[j] = base[Int(all[first + j])] }
+                timing.measure(.encode) { for j in 0..<n { out[j] = base[Int(all[first + j])] } }
                 try allreduce.allreduce(UnsafeMutableBufferPointer(start: out, count: n), on: comm)
-                g.baseAddress!.update(repeating: 0, count: g.count)
-                for j in 0..<n { base[Int(all[first + j])] = out[j] }
+                timing.measure(.decode) {
+                    g.baseAddress!.update(repeating: 0, count: g.count)
+                    for j in 0..<n { base[Int(all[first + j])] = out[j] }
+                }
             }
         }
     }

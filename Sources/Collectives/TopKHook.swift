@@ -6,6 +6,7 @@
 // p sparse vectors in rank order. A sparse reduction tree would merge pairs on the way,
 // but its messages grow up the tree unpredictably; the allgather's bytes are exact and
 // known in advance: (p - 1) x 8k per rank, growing with the ranks.
+import Basics
 import Codecs
 import Topology
 
@@ -22,6 +23,8 @@ public final class TopKHook: BucketHook {
     private var scratch: [Float] = [], indices: [Int32] = [], picked: [Float] = []
     private var blocks: [UInt32] = []
     private let transfers = Transfers()
+    private let timing = CodecTiming()
+    public var codecTiming: CodecTiming? { timing }
     static let tag = 431
 
     /// `count`: the gradient buffer's length; `momentum`: the optimizer's (0: plain top-k
@@ -56,6 +59,8 @@ public final class TopKHook: BucketHook {
     public func reduce(_ bucket: GradientBucket, with allreduce: GradientAllreduce, on comm: Communicator) throws {
         let values = bucket.values, n = values.count, p = comm.size, r = comm.rank
         guard n > 0 else { return }
+        // Encoding: local clipping, DGC's accumulation and selection, packing the pairs.
+        let encodeStart = monotonicSeconds()
         if localClipNorm > 0 {
             var sum = 0.0
             for i in 0..<n { sum += Double(values[i]) * Double(values[i]) }
@@ -71,6 +76,7 @@ public final class TopKHook: BucketHook {
             blocks[r * block + j] = UInt32(bitPattern: indices[j])
             blocks[r * block + k + j] = picked[j].bitPattern
         }
+        timing.book(.encode, from: encodeStart, to: monotonicSeconds())
         let left = (r + p - 1) % p, right = (r + 1) % p
         try blocks.withUnsafeMutableBufferPointer { all in
             func rankBlock(_ i: Int) -> UnsafeMutableBufferPointer<UInt32> {
@@ -83,7 +89,9 @@ public final class TopKHook: BucketHook {
                 try comm.postSend(UnsafeBufferPointer(rankBlock(r - s)), to: right, tag: Self.tag, in: transfers)
                 try comm.waitAll(transfers)
             }
-            // The sum of the p sparse vectors, added in rank order: the same bits everywhere.
+            // Decoding: the sum of the p sparse vectors, added in rank order: the same bits everywhere.
+            let decodeStart = monotonicSeconds()
+            defer { timing.book(.decode, from: decodeStart, to: monotonicSeconds()) }
             for i in 0..<n { values[i] = 0 }
             for q in 0..<p {
                 let b = rankBlock(q)

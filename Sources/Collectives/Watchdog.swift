@@ -6,6 +6,7 @@
 // ends this process (the caller's `expire`), so no rank ever waits forever, whatever a
 // peer or a link does. MPI is initialised MPI_THREAD_SERIALIZED: one thread at a time is
 // inside MPI, so one record of "the call in progress" is enough.
+import Basics
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -69,7 +70,7 @@ public final class Watchdog {
     /// A graceful stop was asked for: from now on a call that waits longer than the stop
     /// grace ends the process (a peer that is gone can no longer reach the boundary).
     public func stopRequested() {
-        lock.lock(); if stopRequestedAt == nil { stopRequestedAt = monotonicNow() }; lock.unlock()
+        lock.lock(); if stopRequestedAt == nil { stopRequestedAt = monotonicSeconds() }; lock.unlock()
     }
 
     /// A blocking call starts (no allocation: the exchange makes these by the hundred).
@@ -77,7 +78,7 @@ public final class Watchdog {
     func begin(_ call: StaticString, tag: Int, _ peers: Peers) {
         guard running else { return }
         lock.lock()
-        self.call = call; self.tag = tag; self.peers = peers; since = monotonicNow(); inCall = true; warned = false
+        self.call = call; self.tag = tag; self.peers = peers; since = monotonicSeconds(); inCall = true; warned = false
         lock.unlock()
     }
 
@@ -98,9 +99,9 @@ public final class Watchdog {
     private func check() {
         lock.lock()
         guard inCall else { lock.unlock(); return }
-        let waited = monotonicNow() - since
+        let waited = monotonicSeconds() - since
         let s = settings
-        let stopping = stopRequestedAt.map { monotonicNow() - $0 > s.stopGrace } ?? false
+        let stopping = stopRequestedAt.map { monotonicSeconds() - $0 > s.stopGrace } ?? false
         let what = describe(waited: waited)
         let warn = !warned && waited >= s.warnAfter
         if warn { warned = true }
@@ -135,9 +136,3 @@ public final class Watchdog {
     }
 }
 
-/// Seconds on the monotonic clock (CLOCK_MONOTONIC): MPI_Wtime may not be called from the watchdog's thread.
-func monotonicNow() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}

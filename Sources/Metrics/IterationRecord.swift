@@ -79,6 +79,12 @@ public struct IterationRecord: Codable, Equatable, Sendable {
     /// `--skip-bad-images`: images this rank replaced so far because they could not be read
     /// (with the files its lists left out at startup); nil without the flag.
     public var badImages: Int?
+    /// With a codec (or a masked exchange): seconds of this iteration's exchange spent
+    /// encoding (error feedback in, quantising, selecting, packing, factoring) and decoding
+    /// (unpacking, adding what arrived), measured on the thread that ran the codec; they
+    /// are part of `comm_seconds`. Nil without a codec.
+    public var codecEncodeSeconds: Double?
+    public var codecDecodeSeconds: Double?
 
     /// How replayed compute was scaled: the timeline's durations times
     /// `timeDilation / workerSpeedup`. Times in this record are as measured (dilated);
@@ -109,7 +115,8 @@ public struct IterationRecord: Codable, Equatable, Sendable {
                 batchSize: Int, globalBatchSize: Int, loss: Double? = nil,
                 learningRate: Double, exposedCommSeconds: Double? = nil, gradientNorm: Double? = nil,
                 replay: Replay? = nil, linkTxCounter: Int? = nil, linkRxCounter: Int? = nil,
-                startedAt: Double? = nil, codec: String? = nil, bytesUncompressed: Int? = nil, badImages: Int? = nil) {
+                startedAt: Double? = nil, codec: String? = nil, bytesUncompressed: Int? = nil, badImages: Int? = nil,
+                codecEncodeSeconds: Double? = nil, codecDecodeSeconds: Double? = nil) {
         self.rank = rank
         self.iteration = iteration
         self.worldSize = worldSize
@@ -139,6 +146,8 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         self.codec = codec
         self.bytesUncompressed = bytesUncompressed
         self.badImages = badImages
+        self.codecEncodeSeconds = codecEncodeSeconds
+        self.codecDecodeSeconds = codecDecodeSeconds
     }
 
     enum CodingKeys: String, CodingKey {
@@ -165,5 +174,7 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         case codec
         case bytesUncompressed = "bytes_uncompressed"
         case badImages = "bad_images"
+        case codecEncodeSeconds = "codec_encode_seconds"
+        case codecDecodeSeconds = "codec_decode_seconds"
     }
 }

@@ -3,6 +3,9 @@ import Foundation
 /// The phases of an iteration that the timeline shows.
 public enum TracePhase: UInt8, CaseIterable {
     case data, forward, backward, allreduce, update, checkpoint, evaluate
+    /// A gradient codec's arithmetic inside the exchange, on its own row (thread 1): with
+    /// buckets it runs on the communication thread, during backward.
+    case encode, decode
     public var name: String {
         switch self {
         case .data: return "data"
@@ -12,8 +15,12 @@ public enum TracePhase: UInt8, CaseIterable {
         case .update: return "sgd update"
         case .checkpoint: return "checkpoint"
         case .evaluate: return "evaluate"
+        case .encode: return "codec encode"
+        case .decode: return "codec decode"
         }
     }
+    /// The trace row: 0 the training loop, 1 the codec.
+    public var thread: Int { self == .encode || self == .decode ? 1 : 0 }
 }
 
 /// Records the phases of every iteration of one rank for a Chrome trace (the
@@ -49,11 +56,14 @@ public final class TraceRecorder {
         var parts: [String] = []
         parts.reserveCapacity(events.count + 1)
         parts.append("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":\(rank),\"args\":{\"name\":\"rank \(rank)\"}}")
+        if events.contains(where: { $0.phase.thread == 1 }) {
+            parts.append("{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":\(rank),\"tid\":1,\"args\":{\"name\":\"codec arithmetic\"}}")
+        }
         for e in events {
             let ts = String(format: "%.3f", (e.start - origin) * 1e6), dur = String(format: "%.3f", e.duration * 1e6)
             var args = "\"iteration\":\(e.iteration)"
             if e.phase == .allreduce { args += ",\"bytes_sent\":\(e.bytes)" }
-            parts.append("{\"name\":\"\(e.phase.name)\",\"cat\":\"train\",\"ph\":\"X\",\"ts\":\(ts),\"dur\":\(dur),\"pid\":\(rank),\"tid\":0,\"args\":{\(args)}}")
+            parts.append("{\"name\":\"\(e.phase.name)\",\"cat\":\"train\",\"ph\":\"X\",\"ts\":\(ts),\"dur\":\(dur),\"pid\":\(rank),\"tid\":\(e.phase.thread),\"args\":{\(args)}}")
         }
         return parts.joined(separator: ",\n")
     }

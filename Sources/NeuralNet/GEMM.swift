@@ -1,3 +1,4 @@
+import Basics
 import CBLAS
 
 /// Every matrix product of the layers goes through here, so a benchmark can
@@ -32,17 +33,6 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     if GEMMProfile.enabled { GEMMProfile.add(seconds: monotonicSeconds() - start, m: m, n: n, k: k) }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Monotonic seconds, for bracketing phases (layers here, iterations in Training).
-@inline(__always) public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
 /// C = A * B for n x n row-major matrices, untimed: the benchmark's peak reference.

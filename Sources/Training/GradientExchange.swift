@@ -1,3 +1,4 @@
+import Basics
 import Collectives
 import Foundation
 import NeuralNet
@@ -75,6 +76,7 @@ public final class GradientExchange {
     func beginIteration(prefix: Int? = nil) {
         lock.lock(); queue.removeAll(keepingCapacity: true); launched = 0; taken = 0; failure = nil; commSeconds = 0
         self.prefix = prefix
+        hook.codecTiming?.reset()
         lock.unlock()
     }
 

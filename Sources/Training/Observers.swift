@@ -1,3 +1,4 @@
+import Basics
 import Collectives
 import Foundation
 import Metrics
@@ -22,7 +23,9 @@ extension Trainer {
     func makeObservers() throws -> (all: [TrainingObserver], progress: ProgressObserver, evaluation: EvaluationObserver) {
         if options.trace != nil {
             try comm.barrier()  // a common time origin for every rank's row
-            tracer = TraceRecorder(capacity: 8 * (options.iterations - startIteration) + 64, origin: monotonicSeconds())
+            // A codec's intervals: at most 2p + 2 a bucket (the ring's encodings and decodings).
+            let codec = exchange.hook.codecTiming == nil ? 0 : exchange.buckets.count * (2 * comm.size + 2)
+            tracer = TraceRecorder(capacity: (8 + codec) * (options.iterations - startIteration) + 64, origin: monotonicSeconds())
         }
         let metricsSink = MetricsSink(trainer: self)
         let progress = ProgressObserver(trainer: self)
@@ -86,7 +89,8 @@ final class MetricsSink: TrainingObserver {
             replay: t.replay.map { IterationRecord.Replay(workerSpeedup: $0.settings.workerSpeedup, timeDilation: $0.settings.timeDilation,
                                                              warmup: $0.isWarmup(s.iteration) ? true : nil) },
             linkTxCounter: s.link?.tx, linkRxCounter: s.link?.rx, startedAt: s.startedAt,
-            codec: codec, bytesUncompressed: uncompressed, badImages: s.badImages)
+            codec: codec, bytesUncompressed: uncompressed, badImages: s.badImages,
+            codecEncodeSeconds: s.codecSeconds?.encode, codecDecodeSeconds: s.codecSeconds?.decode)
     }
 
     /// Gathers every rank's pending records to rank 0, which appends them ordered by iteration, then rank.
@@ -108,6 +112,7 @@ final class ExchangeSummaryObserver: TrainingObserver {
     unowned let trainer: Trainer
     unowned let metrics: MetricsSink
     private var bytes = 0.0, exposed = 0.0, time = 0.0, iterations = 0
+    private var encode = 0.0, decode = 0.0, comm = 0.0
     /// This rank's modelled bytes per iteration when the counters cannot see them (nil: counted).
     private let modelledBytes: Int?
 
@@ -122,11 +127,13 @@ final class ExchangeSummaryObserver: TrainingObserver {
         exposed += s.exchangeEnd - s.backwardEnd
         time += s.updateEnd - s.start
         iterations += 1
+        comm += s.commSeconds
+        if let c = s.codecSeconds { encode += c.encode; decode += c.decode }
     }
 
     func runEnded() throws {
         let t = trainer, p = t.comm.size
-        let totals = try t.comm.allreduceSum([bytes, exposed, time])
+        let totals = try t.comm.allreduceSum([bytes, exposed, time, encode, decode, comm])
         guard t.isRoot, iterations > 0 else { return }
         guard p > 1 else { t.log("exchange: one rank, nothing exchanged"); return }
         let perRank = totals[0] / Double(p * iterations)
@@ -139,6 +146,12 @@ final class ExchangeSummaryObserver: TrainingObserver {
                      alexnet.parameterCountAt1000Classes, alexnetBytes / 1e6, t.algorithm.rawValue, p, alexnetBytes / max(perRank, 1)))
         t.log(String(format: "waiting on communication: %.1f%% of the iteration time (exposed exchange, measured, all ranks)",
                      100 * totals[1] / max(totals[2], 1e-12)))
+        if let codec = metrics.codec {
+            let n = Double(p * iterations)
+            t.log(String(format: "codec %@: %.2f ms of arithmetic per iteration (encode %.2f, decode %.2f; measured, mean over ranks), %.1f%% of the exchange's time",
+                         codec, 1e3 * (totals[3] + totals[4]) / n, 1e3 * totals[3] / n, 1e3 * totals[4] / n,
+                         100 * (totals[3] + totals[4]) / max(totals[5], 1e-12)))
+        }
     }
 }
 
@@ -322,6 +335,9 @@ final class TraceObserver: TrainingObserver {
         tracer.record(.backward, from: s.result.forwardEnd, to: s.backwardEnd, iteration: s.iteration)
         tracer.record(.allreduce, from: s.backwardEnd, to: s.exchangeEnd, iteration: s.iteration, bytes: s.counters.bytesSent)
         tracer.record(.update, from: s.exchangeEnd, to: s.updateEnd, iteration: s.iteration)
+        for i in trainer.exchange.hook.codecTiming?.intervals ?? [] {
+            tracer.record(i.kind == .encode ? .encode : .decode, from: i.start, to: i.end, iteration: s.iteration)
+        }
     }
 
     func runEnded() throws {

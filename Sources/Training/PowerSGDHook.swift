@@ -25,6 +25,10 @@ final class PowerSGDHook: BucketHook {
     private let qs: UnsafeMutableBufferPointer<Float>
     private var active = false
     private var first: [Float] = [], second: [Float] = [], original: [Float] = []
+    private let timing = CodecTiming()
+    /// Encoding: error feedback in, P = M Q, orthogonalisation, Q = M^T P, the residual
+    /// out; decoding: P Q^T. The GEMMs are most of it.
+    var codecTiming: CodecTiming? { timing }
 
     init(rank: Int, store: ParameterStore, startIteration: Int = 0, minCompressionRate: Double = 2, seed: UInt64 = 0x50535344) {
         self.rank = rank
@@ -58,6 +62,8 @@ final class PowerSGDHook: BucketHook {
         let inside = matrices.filter { $0.offset >= lo && $0.offset + $0.rows * $0.cols <= hi }
         // M = g + residual over the bucket, kept for the error after.
         let e = UnsafeMutableBufferPointer(rebasing: residual.residual[lo..<hi])
+        var mark = monotonicSeconds()
+        func book(_ kind: CodecTiming.Kind) { let now = monotonicSeconds(); timing.book(kind, from: mark, to: now); mark = now }
         ErrorFeedback.addResidual(e, to: g)
         if original.count < g.count { original = Array(repeating: 0, count: g.count) }
         for i in 0..<g.count { original[i] = g[i] }
@@ -85,7 +91,9 @@ final class PowerSGDHook: BucketHook {
                           b: qs.baseAddress! + m.q, ldb: m.r, beta: 0, c: a + at, ldc: m.r)
                     at += m.rows * m.r
                 }
+                book(.encode)
                 try allreduce.allreduce(UnsafeMutableBufferPointer(rebasing: one[0..<at]), on: comm)
+                mark = monotonicSeconds()
                 at = 0
                 for r in plain { for i in r { g[i] = a[at]; at += 1 } }
                 // Round two: orthogonalise each summed P, Q = M^T P for this rank's M, sum the Qs.
@@ -97,13 +105,16 @@ final class PowerSGDHook: BucketHook {
                           b: a + pAt[j], ldb: m.r, beta: 0, c: b + q, ldc: m.r)
                     q += m.cols * m.r
                 }
+                book(.encode)
                 try allreduce.allreduce(UnsafeMutableBufferPointer(rebasing: two[0..<q]), on: comm)
+                mark = monotonicSeconds()
                 // The sum's approximation P Q^T; Q / p is the next step's warm start (DDP's).
                 for (j, m) in inside.enumerated() {
                     sgemm(transA: false, transB: true, m: m.rows, n: m.cols, k: m.r, a: a + pAt[j], lda: m.r,
                           b: b + qAt[j], ldb: m.r, beta: 0, c: gp + (m.offset - lo), ldc: m.cols)
                     for i in 0..<(m.cols * m.r) { qs[m.q + i] = b[qAt[j] + i] / p }
                 }
+                book(.decode)
             }
         }
         // Error feedback: this rank's M minus the mean's approximation (DDP's error_dict);
@@ -113,6 +124,7 @@ final class PowerSGDHook: BucketHook {
             let start = m.offset - lo
             for i in start..<(start + m.rows * m.cols) { e[i] = original[i] - g[i] / p }
         }
+        book(.encode)
     }
 
     /// Orthonormal columns for a rows x cols row-major matrix, in place: modified

@@ -29,6 +29,8 @@ struct StepReport {
     var startedAt: Double = 0
     /// `--skip-bad-images`: images this rank replaced so far.
     var badImages: Int? = nil
+    /// The codec's arithmetic inside the exchange (measured; nil without a codec).
+    var codecSeconds: (encode: Double, decode: Double)? = nil
 }
 
 extension Trainer {
@@ -164,7 +166,8 @@ extension Trainer {
                           result: result, counters: counters, commSeconds: max(exchange.commSeconds, 0),
                           learningRate: lr, gradientNorm: o.model.computes && replay == nil ? update.norm : nil, clipped: update.clipped,
                           start: t0, dataEnd: t1, backwardEnd: t2, exchangeEnd: t3, updateEnd: t4, link: link,
-                          startedAt: startedAt, badImages: options.skipBadImages ? badImageCount : nil)
+                          startedAt: startedAt, badImages: options.skipBadImages ? badImageCount : nil,
+                          codecSeconds: exchange.hook.codecTiming.map { ($0.encodeSeconds, $0.decodeSeconds) })
     }
 
     /// The seed of iteration `iteration`'s augmentation draws (mirror, crops), the same on every rank.

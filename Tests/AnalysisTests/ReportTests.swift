@@ -104,7 +104,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(csv[0].hasPrefix("model,algorithm,world_size,parameters,gradient_bytes,mean_bytes_sent_per_rank,"))
         XCTAssertTrue(csv[2].hasPrefix("v1.0,ring,2,1248424,4993696,4993696,4993696,4993696,4993696,2,measured,4993696,"),
                       String(csv[2]))
-        XCTAssertTrue(csv[2].hasSuffix(",0.021,0.07,0.12,0.175,,,6,3,2,none,,"), String(csv[2]))
+        XCTAssertTrue(csv[2].hasSuffix(",0.021,0.07,0.12,0.175,,,6,3,2,none,,,"), String(csv[2]))
         let ratios = report.ratiosCSV().split(separator: "\n")
         XCTAssertEqual(ratios.count, 2)
         XCTAssertTrue(ratios[1].hasPrefix("ring,2,alexnet,v1.0,48.83"), String(ratios[1]))
@@ -135,6 +135,7 @@ final class ReportTests: XCTestCase {
         let int8 = squeeze.map { r -> IterationRecord in
             var c = r
             c.codec = "int8"; c.bytesUncompressed = r.bytesSent; c.bytesSent = r.bytesSent / 4 + 1220
+            c.codecEncodeSeconds = 0.002 + 0.001 * Double(r.rank); c.codecDecodeSeconds = 0.001
             return c
         }
         let report = Report(records: squeeze + int8 + alex)
@@ -143,13 +144,15 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(row.model, "v1.0")
         XCTAssertEqual(row.compressionRatio!, 4_993_696 / Double(4_993_696 / 4 + 1220), accuracy: 1e-9)
         XCTAssertNil(report.rows[1].compressionRatio)
+        XCTAssertEqual(row.codecSeconds!, 0.004, accuracy: 1e-12, "the slowest rank's encode + decode")
+        XCTAssertNil(report.rows[1].codecSeconds)
         XCTAssertEqual(report.ratios.count, 2)
         let mixed = report.ratios.first { $0.denominatorCodec == "int8" }!
         XCTAssertEqual(mixed.numeratorCodec, "none")
         XCTAssertEqual(mixed.bytesSentRatio!, 243_860_896 / Double(4_993_696 / 4 + 1220), accuracy: 1e-6)
         let markdown = report.markdown()
         XCTAssertTrue(markdown.contains("| v1.0 | ring | int8 | 2 |"), markdown)
-        XCTAssertTrue(markdown.contains("| 4.0x |"), markdown)
+        XCTAssertTrue(markdown.contains("| 4.0x | 4.000 ms |"), markdown)
         XCTAssertTrue(markdown.contains("alexnet / v1.0 int8"), markdown)
     }
 

@@ -97,6 +97,48 @@ final class CompressionTests: XCTestCase {
         }
     }
 
+    /// The codec's arithmetic is timed apart from its waiting: int8 on the ring with buckets
+    /// at np 3, every record has encode and decode seconds inside its comm seconds, and the
+    /// trace holds each encoding and decoding on row 1 (per bucket p + 1 encodings: the
+    /// residual added, p - 1 sends, the owner's; p decodings), summing to the records'
+    /// figures. float32 has neither.
+    func testCodecArithmeticIsTimedInTheMetricsAndOnTheTrace() throws {
+        let store = SqueezeNet.make(.v1_1, classes: 10, inputSize: 32, batch: 1).store
+        let buckets = GradientBuckets.cut(tensorCounts: store.refs.map(\.count), bucketBytes: GradientBuckets.bytes(megabytes: 0.5)).count
+        for codec in ["int8", "none"] {
+            let out = TestPaths.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: out) }
+            let trace = out.appendingPathComponent("trace.json")
+            let r = try ProcessRunner.run("/bin/bash", [launcher, "3"] + job(out, ["--compression", codec, "--bucket-mb", "0.5",
+                                                                                   "--trace", trace.path]), timeout: 180)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: trace)) as! [String: Any]
+            let events = (json["traceEvents"] as! [[String: Any]]).filter { $0["ph"] as? String == "X" && $0["tid"] as? Int == 1 }
+            let recs = try records(out)
+            XCTAssertEqual(recs.count, 9)
+            guard codec == "int8" else {
+                XCTAssertTrue(events.isEmpty)
+                XCTAssertTrue(recs.allSatisfy { $0.codecEncodeSeconds == nil && $0.codecDecodeSeconds == nil })
+                continue
+            }
+            for rec in recs {
+                let encode = try XCTUnwrap(rec.codecEncodeSeconds), decode = try XCTUnwrap(rec.codecDecodeSeconds)
+                XCTAssertGreaterThan(encode, 0); XCTAssertGreaterThan(decode, 0)
+                XCTAssertLessThan(encode + decode, rec.commSeconds, "part of the exchange's time")
+                let mine = events.filter { $0["pid"] as? Int == rec.rank && ($0["args"] as? [String: Any])?["iteration"] as? Int == rec.iteration }
+                func total(_ name: String) -> (count: Int, seconds: Double) {
+                    let e = mine.filter { $0["name"] as? String == name }
+                    return (e.count, e.reduce(0) { $0 + ($1["dur"] as! Double) } * 1e-6)
+                }
+                let (encodings, encoded) = total("codec encode"), (decodings, decoded) = total("codec decode")
+                XCTAssertEqual(encodings, buckets * 4, "rank \(rec.rank) iteration \(rec.iteration)")
+                XCTAssertEqual(decodings, buckets * 3)
+                XCTAssertEqual(encoded, encode, accuracy: 1e-7 * Double(encodings) + 1e-9)
+                XCTAssertEqual(decoded, decode, accuracy: 1e-7 * Double(decodings) + 1e-9)
+            }
+        }
+    }
+
     /// Top-k at np 2, 3, 4 and 8: each rank sends (p - 1) x 8k bytes, k following DGC's
     /// warm-up (25% in epoch 0, 6.25% in epoch 1, ... down to the target 1%): the bytes
     /// grow with the ranks, unlike an allreduce's.
