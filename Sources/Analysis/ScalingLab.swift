@@ -23,9 +23,11 @@ public struct LabPointConfig: Codable, Equatable, Sendable {
     /// "replayed" (the lab's points) or "real" (the replay validation's reference).
     public var compute: String?
     public var politeWaitUs: Int?
+    /// `--compression` of the point (the codec points: `powersgd:2`); nil: float32.
+    public var codec: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case rate, model, algorithm, hosts, iterations, compute
+        case rate, model, algorithm, hosts, iterations, compute, codec
         case shapedRate = "shaped_rate"
         case timeDilation = "time_dilation"
         case workerSpeedup = "worker_speedup"
@@ -251,6 +253,11 @@ public struct ScalingLab: Sendable {
     /// One-way latency of a 4-byte message with and without the polite wait.
     public var politeLatency: (polite: Double, yielding: Double)?
     public var points: [LabPoint]
+    /// Timelines measured with a codec's arithmetic (`timeline --compression`), by model.
+    public var codecTimelines: [String: ComputeTimeline] = [:]
+    /// The points with a codec (`codec-points/`), modelled with the codec's step; their
+    /// speed-up is against their own one-host point (the same timeline replayed, nothing exchanged).
+    public var codecPoints: [LabPoint] = []
     public var replayValidation: [(model: String, bucketMB: Double, real: LabPoint, replayed: LabPoint)]
     public var dilationValidation: [LabPoint]
 
@@ -258,10 +265,10 @@ public struct ScalingLab: Sendable {
     public static func load(_ dir: String) throws -> ScalingLab {
         let fm = FileManager.default
         func sub(_ path: String) -> String { (dir as NSString).appendingPathComponent(path) }
-        var timelines: [String: ComputeTimeline] = [:]
+        var timelines: [String: ComputeTimeline] = [:], codecTimelines: [String: ComputeTimeline] = [:]
         for name in (try? fm.contentsOfDirectory(atPath: sub("timelines"))) ?? [] where name.hasSuffix(".json") {
             let t = try ComputeTimeline.load(sub("timelines/" + name))
-            timelines[t.model] = t
+            if t.codec != nil { codecTimelines[t.model] = t } else { timelines[t.model] = t }
         }
         guard !timelines.isEmpty else { throw MetricsError.malformed("\(dir): no timelines/*.json (is this a scaling-lab folder?)") }
         let calibrations = ((try? fm.contentsOfDirectory(atPath: sub("calibration"))) ?? []).sorted()
@@ -295,8 +302,10 @@ public struct ScalingLab: Sendable {
                 lab.replayValidation.append((real.config.model, real.config.bucketMB, real, replayed))
             }
         }
+        lab.codecTimelines = codecTimelines
         lab.points = lab.points.map(lab.modelled)
         lab.dilationValidation = lab.dilationValidation.map(lab.modelled)
+        lab.codecPoints = try points(under: "codec-points").map(lab.modelled)
         lab.fillSpeedups()
         return lab
     }
@@ -306,34 +315,52 @@ public struct ScalingLab: Sendable {
         link.emulated(rateMbit: c.rateMbit, calibratedMbit: calibratedMbit, dilation: c.timeDilation)
     }
 
-    /// The step model of a configuration (nil without its model's timeline).
+    /// The step model of a configuration (nil without its model's timeline); a codec point's
+    /// comes from the timeline measured with the codec.
     public func stepModel(_ c: LabPointConfig) -> StepModel? {
-        timelines[c.model].map { StepModel(timeline: $0, workerSpeedup: c.workerSpeedup, bucketBytes: c.bucketBytes) }
+        (c.codec == nil ? timelines[c.model] : codecTimelines[c.model].flatMap { $0.codec?.codec == c.codec ? $0 : nil })
+            .map { StepModel(timeline: $0, workerSpeedup: c.workerSpeedup, bucketBytes: c.bucketBytes) }
     }
 
     func modelled(_ p: LabPoint) -> LabPoint {
         var p = p
         guard let m = stepModel(p.config), let algorithm = AllreduceAlgorithm(rawValue: p.config.algorithm) else { return p }
         let l = link(for: p.config)
-        p.model = m.step(algorithm, workers: p.config.hosts, alpha: l.alpha, beta: l.beta, pairBeta: l.pairBeta)
+        p.model = p.config.codec == nil ? m.step(algorithm, workers: p.config.hosts, alpha: l.alpha, beta: l.beta, pairBeta: l.pairBeta)
+            : m.powerSGDStep(algorithm, workers: p.config.hosts, alpha: l.alpha, beta: l.beta, pairBeta: l.pairBeta)
         return p
+    }
+
+    /// Modelled efficiency of a codec series (PowerSGD's timeline) at `p` workers, against
+    /// the same timeline's one worker (the codec does nothing on one).
+    public func codecModelEfficiency(model: String, codec: String, algorithm: AllreduceAlgorithm, workers p: Int,
+                                     alpha: Double, beta: Double, pairBeta: Double? = nil, speedup: Double, bucketBytes: Int) -> Double? {
+        guard let coded = codecTimelines[model], coded.codec?.codec == codec else { return nil }
+        let m = StepModel(timeline: coded, workerSpeedup: speedup, bucketBytes: bucketBytes)
+        guard let one = m.powerSGDStep(algorithm, workers: 1, alpha: alpha, beta: beta),
+              let step = m.powerSGDStep(algorithm, workers: p, alpha: alpha, beta: beta, pairBeta: pairBeta) else { return nil }
+        return one.iterationSeconds / step.iterationSeconds
     }
 
     /// Speed-up and efficiency against the one-host point of the same rate, worker, model and buckets.
     mutating func fillSpeedups() {
-        let ones = points.filter { $0.config.hosts == 1 }
-        for i in points.indices {
-            let c = points[i].config
-            guard let one = ones.first(where: { $0.config.rate == c.rate && $0.config.workerSpeedup == c.workerSpeedup
-                && $0.config.model == c.model && $0.config.bucketMB == c.bucketMB }) else { continue }
-            let p = Double(c.hosts)
-            points[i].efficiency = one.iterationSeconds / points[i].iterationSeconds
-            points[i].speedup = points[i].efficiency! * p
-            if let m = points[i].model, let m1 = one.model {
-                points[i].modelEfficiency = m1.iterationSeconds / m.iterationSeconds
-                points[i].modelSpeedup = points[i].modelEfficiency! * p
+        func fill(_ list: inout [LabPoint]) {
+            let ones = list.filter { $0.config.hosts == 1 }
+            for i in list.indices {
+                let c = list[i].config
+                guard let one = ones.first(where: { $0.config.rate == c.rate && $0.config.workerSpeedup == c.workerSpeedup
+                    && $0.config.model == c.model && $0.config.bucketMB == c.bucketMB }) else { continue }
+                let p = Double(c.hosts)
+                list[i].efficiency = one.iterationSeconds / list[i].iterationSeconds
+                list[i].speedup = list[i].efficiency! * p
+                if let m = list[i].model, let m1 = one.model {
+                    list[i].modelEfficiency = m1.iterationSeconds / m.iterationSeconds
+                    list[i].modelSpeedup = list[i].modelEfficiency! * p
+                }
             }
         }
+        fill(&points)
+        fill(&codecPoints)
     }
 
     /// The series (rate, worker speed-up, bucket MB) the lab measured, in a fixed order.

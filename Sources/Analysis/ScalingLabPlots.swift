@@ -22,6 +22,10 @@ extension ScalingLab {
             out.append(scalingPlot(s, efficiency: true))
             out.append(computeAgainstCommunication(s))
         }
+        for s in Set(codecPoints.map { "\($0.config.rate) \($0.config.workerSpeedup)" }).sorted() {
+            let parts = s.split(separator: " ")
+            out.append(codecPlot(rate: String(parts[0]), speedup: Double(parts[1])!))
+        }
         out.append(bytesPlot())
         for speedup in Set(points.map(\.config.workerSpeedup)).sorted() { out.append(toThousand(speedup: speedup)) }
         return out
@@ -79,6 +83,51 @@ extension ScalingLab {
             + "\\nmarks: measured (\(Self.measuredLabel)); lines: modelled"
         var script = Self.header(name, title, "hosts (one rank each)", efficiency ? "efficiency" : "speed-up")
         script += "set logscale x 2\nset xrange [1:\(maxHosts)]\n" + (efficiency ? "set yrange [0:1.05]\n" : "set logscale y 2\nset yrange [0.0625:\(maxHosts * 2)]\n")
+        script += "plot " + plots.joined(separator: ", \\\n     ") + "\n"
+        return Plot(name: name, data: data, script: script)
+    }
+
+    /// Efficiency with the codec against float32's ring (25 MB buckets), both models: measured
+    /// points on modelled lines.
+    func codecPlot(rate: String, speedup: Double) -> Plot {
+        let name = "codec-efficiency-\(rate)-f\(Format.raw(speedup))"
+        var data: [String: String] = [:], plots: [String] = []
+        let maxHosts = points.map(\.config.hosts).max() ?? 16
+        let l = link(for: LabPointConfig(rate: rate, shapedRate: nil, timeDilation: 1, workerSpeedup: speedup, model: "", algorithm: "",
+                                         bucketMB: 25, hosts: 1, iterations: 1, warmupIterations: 0))
+        let bucketBytes = GradientBuckets.bytes(megabytes: 25)
+        let codecs = Set(codecPoints.compactMap(\.config.codec)).sorted()
+        for model in ["v1.0", "alexnet"] where timelines[model] != nil {
+            for codec in [nil] + codecs.map(Optional.some) {
+                let measured = (codec == nil ? points : codecPoints).filter { $0.config.rate == rate && $0.config.workerSpeedup == speedup
+                    && $0.config.bucketMB == 25 && $0.config.model == model && $0.config.algorithm == "ring" && $0.config.hosts > 1 && $0.config.codec == codec }
+                guard !measured.isEmpty else { continue }
+                let key = "\(model)-\(codec.map { $0.replacingOccurrences(of: ":", with: "") } ?? "float32")"
+                var lines = "# hosts modelled\n"
+                for p in 1...maxHosts {
+                    let e = codec.map { codecModelEfficiency(model: model, codec: $0, algorithm: .ring, workers: p, alpha: l.alpha, beta: l.beta,
+                                                             pairBeta: l.pairBeta, speedup: speedup, bucketBytes: bucketBytes) }
+                        ?? modelEfficiency(model: model, algorithm: .ring, workers: p, alpha: l.alpha, beta: l.beta, pairBeta: l.pairBeta,
+                                           speedup: speedup, bucketBytes: bucketBytes)
+                    if let e { lines += "\(p) \(e)\n" }
+                }
+                var marks = "# hosts measured cpu_bound\n"
+                for p in measured.sorted(by: { $0.config.hosts < $1.config.hosts }) {
+                    if let e = p.efficiency { marks += "\(p.config.hosts) \(e) \(p.cpuBound ? 1 : 0)\n" }
+                }
+                data["\(name)-\(key)-model.dat"] = lines
+                data["\(name)-\(key)-measured.dat"] = marks
+                let colour = codec == nil ? "#1f77b4" : "#ff7f0e", dash = model == "alexnet" ? 2 : 1, mark = model == "alexnet" ? 9 : 7
+                let label = "\(Self.title(model)) ring \(codec ?? "float32")"
+                plots.append("'\(name)-\(key)-model.dat' using 1:2 with lines lw 2 dt \(dash) lc rgb '\(colour)' title '\(label), modelled'")
+                plots.append("'\(name)-\(key)-measured.dat' using 1:($3 == 0 ? $2 : 1/0) with points pt \(mark) ps 1.6 lc rgb '\(colour)' title '\(label), measured'")
+                plots.append("'\(name)-\(key)-measured.dat' using 1:($3 == 1 ? $2 : 1/0) with points pt \(mark - 1) ps 1.6 lc rgb '\(colour)' title '\(label), measured, CPU-bound'")
+            }
+        }
+        let title = "Efficiency, \(codecs.joined(separator: ", ")) against float32: ring, 25 MB buckets, \(rate), worker x\(Format.raw(speedup))"
+            + "\\nmarks: measured (exchange measured; compute and the codec's arithmetic replayed from a measured single-worker timeline); lines: modelled"
+        var script = Self.header(name, title, "hosts (one rank each)", "efficiency")
+        script += "set logscale x 2\nset xrange [1:\(maxHosts)]\nset yrange [0:1.05]\n"
         script += "plot " + plots.joined(separator: ", \\\n     ") + "\n"
         return Plot(name: name, data: data, script: script)
     }

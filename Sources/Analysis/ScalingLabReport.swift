@@ -30,6 +30,7 @@ extension ScalingLab {
         t += " with alpha and beta calibrated in this run. Weak scaling: 32 images per worker, 1000 classes, 224 px (SqueezeNet) and 227 px (AlexNet).\n\n"
         t += timelineTable() + linkSection() + targets()
         for s in series { t += seriesTable(s) }
+        t += codecSection()
         t += validation() + thresholds() + presetTable()
         return t
     }
@@ -85,6 +86,34 @@ extension ScalingLab {
                              rows: rows, rightAligned: Set(2...16)).markdown() + "\n"
     }
 
+    /// The codec points beside float32's ring of the same series and host count.
+    func codecSection() -> String {
+        guard !codecPoints.isEmpty else { return "" }
+        var t = "## Compressed gradients: the best codec for each model\n\n"
+        t += "PowerSGD (rank 2, error feedback, warm start) on the ring with 25 MB buckets: the codec with the shortest modelled exchange"
+        t += " for both models at 1 and 10 Gbit/s (`squeezenet-train codecs`). Measured: \(Self.measuredLabel); the codec's arithmetic"
+        t += " (its GEMMs and orthogonalisation) is replayed too, from the same worker's timeline measured with the codec (`timeline --compression`),"
+        t += " around the two real allreduces of each bucket. Its bytes are small enough that no point is dilated (k = 1)."
+        t += " Efficiency is against the one-host point replaying the same timeline (the codec does nothing on one host). Times in ms (emulated).\n\n"
+        var rows: [[String]] = []
+        let sorted = codecPoints.sorted { ($0.config.rate.count, $0.config.rate, $0.config.workerSpeedup, $0.config.model == "alexnet" ? 1 : 0, $0.config.hosts)
+            < ($1.config.rate.count, $1.config.rate, $1.config.workerSpeedup, $1.config.model == "alexnet" ? 1 : 0, $1.config.hosts) }
+        for p in sorted {
+            let c = p.config
+            let plain = points.first { $0.config.rate == c.rate && $0.config.workerSpeedup == c.workerSpeedup && $0.config.bucketMB == c.bucketMB
+                && $0.config.model == c.model && $0.config.algorithm == c.algorithm && $0.config.hosts == c.hosts }
+            rows.append([c.rate, "x" + Format.raw(c.workerSpeedup), Self.title(c.model), c.codec ?? "-", "\(c.hosts)", Self.ms(p.iterationSeconds),
+                         Self.pct(p.efficiency), Self.pct(plain?.efficiency) + (plain?.cpuBound == true ? " CPU-bound" : ""),
+                         Self.ms(p.exposedSeconds), Self.mb(p.bytesSentPerRank), Self.mb(plain?.bytesSentPerRank),
+                         Self.signed(p.linkDeviation), Self.pct(p.cpuBusyDuringExchange) + (p.cpuBound ? " CPU-bound" : ""),
+                         Self.ms(p.model?.iterationSeconds), Self.pct(p.modelEfficiency), Self.signed(p.iterationError)])
+        }
+        return t + TextTable(header: ["link", "worker", "model", "codec", "hosts", "iteration", "efficiency", "float32 ring efficiency (measured)",
+                                      "exposed comm", "MB sent/rank", "float32 MB sent/rank", "link vs counted (max dev.)", "CPU busy in exchange",
+                                      "modelled iteration", "modelled efficiency", "error"],
+                             rows: rows, rightAligned: Set(4...15)).markdown() + "\n"
+    }
+
     static func rowKey(_ p: LabPoint) -> (Int, Int, Int) {
         (p.config.model == "alexnet" ? 1 : 0, p.config.hosts == 1 ? -1 : order(p.config.algorithm), p.config.hosts)
     }
@@ -132,6 +161,13 @@ extension ScalingLab {
         let worst = judged.max { abs($0.iterationError ?? 0) < abs($1.iterationError ?? 0) }
         if let w = worst { t += " Largest error: \(Self.signed(w.iterationError)) (\(w.id))." }
         t += "\n"
+        let coded = codecPoints.filter { !$0.cpuBound && $0.config.hosts > 1 }
+        if !coded.isEmpty {
+            let codedWithin = coded.filter { abs($0.iterationError ?? .infinity) <= 0.15 }
+            let codedWorst = coded.max { abs($0.iterationError ?? 0) < abs($1.iterationError ?? 0) }
+            t += "- Model, compressed gradients: \(codedWithin.count) of \(coded.count) codec points that were not CPU-bound are within 15%"
+            t += " (\(codecPoints.filter { $0.cpuBound }.count) CPU-bound)" + (codedWorst.map { "; largest error \(Self.signed($0.iterationError)) (\($0.id))" } ?? "") + ".\n"
+        }
         let wire = points.filter { $0.bytesCounted && $0.config.hosts > 1 && $0.linkDeviation != nil }
         let wireWithin = wire.filter { abs($0.linkDeviation!) <= 0.01 }
         t += "- Link bytes (kernel counters) against counted bytes, tree, ring and ps: \(wireWithin.count) of \(wire.count) points within 1% on every host"
@@ -210,11 +246,13 @@ extension ScalingLab {
             var calibratedMbit: Double
             var timelines: [String: ComputeTimeline]
             var points: [LabPoint]
+            var codecTimelines: [String: ComputeTimeline]
+            var codecPoints: [LabPoint]
             var replayValidation: [[LabPoint]]
             var dilationValidation: [LabPoint]
         }
         let doc = Document(label: Self.measuredLabel, link: link, calibratedMbit: calibratedMbit, timelines: timelines, points: points,
-                           replayValidation: replayValidation.map { [$0.real, $0.replayed] }, dilationValidation: dilationValidation)
+                           codecTimelines: codecTimelines, codecPoints: codecPoints, replayValidation: replayValidation.map { [$0.real, $0.replayed] }, dilationValidation: dilationValidation)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -95,18 +95,37 @@ public struct StepModel: Sendable {
     }
 
     /// The step with each bucket costing `exchange(bytes)` seconds, one bucket at a time.
-    public func step(exchange: (Int) -> Double) -> Step {
+    public func step(exchange: (Int) -> Double) -> Step { step { exchange($1) } }
+
+    /// The same, with the bucket's position in exchange order: `exchange(index, bytes)`.
+    public func step(bucketExchange exchange: (Int, Int) -> Double) -> Step {
         let f = workerSpeedup
         let backwardEnd = (timeline.forwardSeconds + timeline.backwardSeconds) / f
         var end = 0.0, busy = 0.0
         let buckets = readyTimes()
-        for b in buckets {
-            let t = exchange(b.bytes)
+        for (i, b) in buckets.enumerated() {
+            let t = exchange(i, b.bytes)
             end = max(end, b.ready) + t
             busy += t
         }
         return Step(computeSeconds: timeline.replayedStepSeconds / f, exposedSeconds: max(0, end - backwardEnd),
                     exchangeSeconds: busy, buckets: buckets.count)
+    }
+
+    /// PowerSGD's step (a timeline measured with `--compression powersgd:R`): each bucket
+    /// costs its measured arithmetic (divided by the worker speed-up, as the compute) and
+    /// its two float32 allreduces (the uncompressed entries and every P, then every Q).
+    /// Nil without the codec's arithmetic in the timeline or when the buckets differ.
+    public func powerSGDStep(_ algorithm: AllreduceAlgorithm, workers p: Int, alpha: Double, beta: Double, pairBeta: Double? = nil) -> Step? {
+        guard let c = timeline.codec, c.buckets.count == readyTimes().count else { return nil }
+        return step { i, _ in
+            guard p > 1 else { return 0 }  // one worker: the hook exchanges nothing
+            let b = c.buckets[i]
+            func allreduce(_ floats: Int) -> Double {
+                AllreduceTime.seconds(algorithm, workers: p, bytes: 4 * floats, alpha: alpha, beta: beta, pairBeta: pairBeta, pipelinedTree: false)
+            }
+            return b.arithmeticSeconds / workerSpeedup + allreduce(b.firstCount) + allreduce(b.secondCount)
+        }
     }
 
     /// The step of `algorithm` over `p` workers on a link of `alpha` and `beta` (`pairBeta`

@@ -22,6 +22,41 @@ public struct ComputeTimeline: Codable, Equatable, Sendable {
         }
     }
 
+    /// A codec whose arithmetic is heavy enough to replay (PowerSGD's GEMMs), per gradient
+    /// bucket in exchange order: the seconds before its first allreduce, between the two,
+    /// after the second, and the two allreduces' float counts (`timeline --compression`).
+    public struct CodecBucket: Codable, Equatable, Sendable {
+        public var count: Int
+        public var firstCount: Int, secondCount: Int
+        public var beforeSeconds: Double, betweenSeconds: Double, afterSeconds: Double
+        public var arithmeticSeconds: Double { beforeSeconds + betweenSeconds + afterSeconds }
+        public init(count: Int, firstCount: Int, secondCount: Int, beforeSeconds: Double, betweenSeconds: Double, afterSeconds: Double) {
+            self.count = count; self.firstCount = firstCount; self.secondCount = secondCount
+            self.beforeSeconds = beforeSeconds; self.betweenSeconds = betweenSeconds; self.afterSeconds = afterSeconds
+        }
+        enum CodingKeys: String, CodingKey {
+            case count
+            case firstCount = "first_count"
+            case secondCount = "second_count"
+            case beforeSeconds = "before_seconds"
+            case betweenSeconds = "between_seconds"
+            case afterSeconds = "after_seconds"
+        }
+    }
+    public struct CodecArithmetic: Codable, Equatable, Sendable {
+        /// `--compression`'s spelling (`powersgd:2`).
+        public var codec: String
+        public var bucketMB: Double
+        public var buckets: [CodecBucket]
+        public init(codec: String, bucketMB: Double, buckets: [CodecBucket]) {
+            self.codec = codec; self.bucketMB = bucketMB; self.buckets = buckets
+        }
+        enum CodingKeys: String, CodingKey {
+            case codec, buckets
+            case bucketMB = "bucket_mb"
+        }
+    }
+
     public static let currentVersion = 1
     public var version = ComputeTimeline.currentVersion
     public var model: String
@@ -43,6 +78,8 @@ public struct ComputeTimeline: Codable, Equatable, Sendable {
     public var updateSeconds: Double
     /// Median of whole steps, measured separately (the parts' medians need not add up to it exactly).
     public var stepSeconds: Double
+    /// Measured with a codec: its arithmetic per bucket, medians (nil: none).
+    public var codec: CodecArithmetic?
 
     public init(model: String, classes: Int, inputSize: Int, batch: Int, blasThreads: Int, cpus: String,
                 parameters: Int, iterations: Int, forwardSeconds: Double, layers: [Layer],
@@ -66,6 +103,7 @@ public struct ComputeTimeline: Codable, Equatable, Sendable {
         case forwardSeconds = "forward_seconds"
         case updateSeconds = "update_seconds"
         case stepSeconds = "step_seconds"
+        case codec
     }
 
     /// Reads and checks a timeline file: one line of error naming the file on any problem.
@@ -91,6 +129,16 @@ public struct ComputeTimeline: Codable, Equatable, Sendable {
         if classes < 2 || inputSize < 1 || batch < 1 || iterations < 1 || layers.isEmpty { throw bad("impossible sizes in the header") }
         if tensorCounts.contains(where: { $0 <= 0 || $0 > 1 << 40 }) { throw bad("a tensor count is not positive") }
         if tensorCounts.reduce(0, +) != parameters { throw bad("tensor counts add up to \(tensorCounts.reduce(0, +)), not \(parameters) parameters") }
+        if let c = codec {
+            let b = c.buckets
+            if b.isEmpty || b.reduce(0, { $0 + $1.count }) != parameters { throw bad("the codec's buckets do not cover the \(parameters) parameters") }
+            if b.contains(where: { $0.count <= 0 || $0.firstCount < 0 || $0.secondCount < 0 || $0.firstCount + $0.secondCount > $0.count }) {
+                throw bad("a codec bucket's counts are impossible")
+            }
+            if b.flatMap({ [$0.beforeSeconds, $0.betweenSeconds, $0.afterSeconds] }).contains(where: { !$0.isFinite || $0 < 0 || $0 > 3600 }) {
+                throw bad("a codec duration is negative, not finite or over an hour")
+            }
+        }
     }
 
     public func write(to path: String) throws {

@@ -1,8 +1,10 @@
 import Basics
+import Collectives
 import Datasets
 import Foundation
 import Metrics
 import NeuralNet
+import Topology
 
 /// How a run replays compute instead of doing it (the scaling lab, docs/scaling.md).
 public struct ReplaySettings: Codable, Equatable, Sendable {
@@ -54,6 +56,18 @@ final class ComputeReplay {
         let ours = network.layers.map { ComputeTimeline.Layer(name: $0.name, backwardSeconds: 0, tensorCounts: $0.parameters.map(\.count)) }
         if ours.map(\.name) != t.layers.map(\.name) || ours.map(\.tensorCounts) != t.layers.map(\.tensorCounts) {
             throw TrainingError.badInput("\(path): the timeline's layers and tensors are not this build's \(options.model.rawValue); measure it again")
+        }
+        // PowerSGD's GEMMs are replayed with the compute (16 ranks' worth cannot run on 2 cores):
+        // the timeline must have timed them on this run's buckets.
+        let codec = options.compression.map { "\($0)" }
+        if let c = t.codec {
+            if codec != c.codec { throw mismatch("codec", c.codec, codec ?? "none") }
+            let ours = GradientExchange.buckets(of: network.store, bucketBytes: GradientBuckets.bytes(megabytes: options.bucketMB))
+            if c.buckets.map(\.count) != (options.bucketMB > 0 ? ours.map(\.count) : [t.parameters]) {
+                throw mismatch("gradient buckets of", "\(c.bucketMB) MB", "\(options.bucketMB) MB")
+            }
+        } else if case .powersgd? = options.compression {
+            throw TrainingError.badInput("\(path): no PowerSGD arithmetic in the timeline; measure it with squeezenet-train timeline --compression \(codec!) --bucket-mb \(options.bucketMB)")
         }
         timeline = t
         self.settings = settings
@@ -148,13 +162,39 @@ extension ComputeTimeline {
             step.append(t2 - t0)
             for l in layers.indices { backward[l].append(layers[l]) }
         }
-        return ComputeTimeline(
+        var t = ComputeTimeline(
             model: o.model.rawValue, classes: o.classes, inputSize: o.inputSize, batch: batch, blasThreads: threads,
             cpus: allowedCPUs(), parameters: replica.store.count, iterations: iterations,
             forwardSeconds: median(forward)!,
             layers: net.layers.indices.map { Layer(name: net.layers[$0].name, backwardSeconds: median(backward[$0])!,
                                                    tensorCounts: net.layers[$0].parameters.map(\.count)) },
             updateSeconds: median(update)!, stepSeconds: median(step)!)
+        if case let .powersgd(rank)? = o.compression {
+            t.codec = measurePowerSGD(rank: rank, store: replica.store, bucketMB: o.bucketMB, iterations: iterations, warmup: warmup)
+        }
+        return t
+    }
+
+    /// PowerSGD's arithmetic on this worker's last real gradient, bucket by bucket as the
+    /// exchange cuts them, with the allreduces left out (one worker): medians per phase.
+    static func measurePowerSGD(rank: Int, store: ParameterStore, bucketMB: Double, iterations: Int, warmup: Int) -> CodecArithmetic {
+        let hook = PowerSGDHook(rank: rank, store: store, startIteration: 0)
+        let buckets = bucketMB > 0 ? GradientExchange.buckets(of: store, bucketBytes: GradientBuckets.bytes(megabytes: bucketMB))
+                                   : [0..<store.count]
+        let g = store.gradients, saved = Array(g)
+        var phases = [[PowerSGDHook.Phases]](repeating: [], count: buckets.count)
+        for i in 0..<(warmup + iterations) {
+            for (j, r) in buckets.enumerated() {
+                for k in r { g[k] = saved[k] }  // the same gradient each time (the step overwrites it)
+                let p = hook.step(GradientBucket(index: j, offset: r.lowerBound, values: UnsafeMutableBufferPointer(rebasing: g[r])), ranks: 1) { _ in }
+                if i >= warmup { phases[j].append(p) }
+            }
+        }
+        for k in 0..<g.count { g[k] = saved[k] }
+        return CodecArithmetic(codec: "\(GradientCodec.powersgd(rank: rank))", bucketMB: bucketMB, buckets: zip(buckets, phases).map { r, p in
+            CodecBucket(count: r.count, firstCount: p[0].firstCount, secondCount: p[0].secondCount,
+                        beforeSeconds: median(p.map(\.before))!, betweenSeconds: median(p.map(\.between))!, afterSeconds: median(p.map(\.after))!)
+        })
     }
 }
 

@@ -9,6 +9,7 @@
 import Basics
 import Codecs
 import Collectives
+import Metrics
 import NeuralNet
 import Topology
 
@@ -54,16 +55,58 @@ final class PowerSGDHook: BucketHook {
     var state: [HookState] { [HookState(name: "residual", values: residual.residual), HookState(name: "q", values: qs)] }
     func beginIteration(_ iteration: Int, epoch: Int) { active = iteration >= startIteration }
 
+    /// The scaling lab's replay (`ComputeTimeline.codec`): per bucket, the arithmetic's
+    /// measured seconds, waited (times `scale`) instead of computed, around two allreduces of
+    /// the real sizes: the bytes and the MPI are real, the GEMMs replayed like the compute.
+    var replayed: (buckets: [ComputeTimeline.CodecBucket], scale: Double)?
+
     func reduce(_ bucket: GradientBucket, with allreduce: GradientAllreduce, on comm: Communicator) throws {
-        let g = bucket.values, lo = bucket.offset, hi = lo + g.count, p = Float(comm.size)
-        guard active, comm.size > 1 else { return try allreduce.allreduce(g, on: comm) }
+        guard active, comm.size > 1 else { return try allreduce.allreduce(bucket.values, on: comm) }
+        if let (buckets, scale) = replayed {
+            let b = buckets[bucket.index]
+            // A replay warm-up's prefix of the bucket: exchanged as it is.
+            guard bucket.values.count == b.count else { return try allreduce.allreduce(bucket.values, on: comm) }
+            if first.count < b.firstCount { first = Array(repeating: 0, count: b.firstCount) }
+            if second.count < b.secondCount { second = Array(repeating: 0, count: b.secondCount) }
+            // Booked as the codec's time (replayed), so the records show it as they would the real one.
+            func wait(_ seconds: Double, _ kind: CodecTiming.Kind) {
+                let t0 = monotonicSeconds()
+                sleep(until: t0 + seconds * scale)
+                timing.book(kind, from: t0, to: monotonicSeconds())
+            }
+            wait(b.beforeSeconds, .encode)
+            try first.withUnsafeMutableBufferPointer { try allreduce.allreduce(UnsafeMutableBufferPointer(rebasing: $0[0..<b.firstCount]), on: comm) }
+            wait(b.betweenSeconds, .encode)
+            try second.withUnsafeMutableBufferPointer { try allreduce.allreduce(UnsafeMutableBufferPointer(rebasing: $0[0..<b.secondCount]), on: comm) }
+            wait(b.afterSeconds, .decode)
+            return
+        }
+        try step(bucket, ranks: comm.size) { try allreduce.allreduce($0, on: comm) }
+    }
+
+    /// Seconds of one bucket's arithmetic: before the first allreduce (error feedback in,
+    /// P = M Q), between the two (orthogonalisation, Q = M^T P), after the second (P Q^T,
+    /// the residual); and the two allreduces' float counts.
+    struct Phases { var before = 0.0, between = 0.0, after = 0.0, firstCount = 0, secondCount = 0 }
+
+    /// One bucket's PowerSGD step with `sum` as the allreduce (the timeline passes a no-op
+    /// to time the arithmetic alone, on one worker).
+    @discardableResult
+    func step(_ bucket: GradientBucket, ranks: Int, sum: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows -> Phases {
+        let g = bucket.values, lo = bucket.offset, hi = lo + g.count, p = Float(ranks)
+        var phases = Phases()
         // Buckets are cut at tensor boundaries; a matrix not wholly inside (a replay
         // warm-up's prefix) goes uncompressed.
         let inside = matrices.filter { $0.offset >= lo && $0.offset + $0.rows * $0.cols <= hi }
         // M = g + residual over the bucket, kept for the error after.
         let e = UnsafeMutableBufferPointer(rebasing: residual.residual[lo..<hi])
         var mark = monotonicSeconds()
-        func book(_ kind: CodecTiming.Kind) { let now = monotonicSeconds(); timing.book(kind, from: mark, to: now); mark = now }
+        @discardableResult
+        func book(_ kind: CodecTiming.Kind) -> Double {
+            let now = monotonicSeconds(), took = now - mark
+            timing.book(kind, from: mark, to: now); mark = now
+            return took
+        }
         ErrorFeedback.addResidual(e, to: g)
         if original.count < g.count { original = Array(repeating: 0, count: g.count) }
         for i in 0..<g.count { original[i] = g[i] }
@@ -91,8 +134,8 @@ final class PowerSGDHook: BucketHook {
                           b: qs.baseAddress! + m.q, ldb: m.r, beta: 0, c: a + at, ldc: m.r)
                     at += m.rows * m.r
                 }
-                book(.encode)
-                try allreduce.allreduce(UnsafeMutableBufferPointer(rebasing: one[0..<at]), on: comm)
+                phases.before = book(.encode); phases.firstCount = at
+                try sum(UnsafeMutableBufferPointer(rebasing: one[0..<at]))
                 mark = monotonicSeconds()
                 at = 0
                 for r in plain { for i in r { g[i] = a[at]; at += 1 } }
@@ -105,8 +148,8 @@ final class PowerSGDHook: BucketHook {
                           b: a + pAt[j], ldb: m.r, beta: 0, c: b + q, ldc: m.r)
                     q += m.cols * m.r
                 }
-                book(.encode)
-                try allreduce.allreduce(UnsafeMutableBufferPointer(rebasing: two[0..<q]), on: comm)
+                phases.between = book(.encode); phases.secondCount = q
+                try sum(UnsafeMutableBufferPointer(rebasing: two[0..<q]))
                 mark = monotonicSeconds()
                 // The sum's approximation P Q^T; Q / p is the next step's warm start (DDP's).
                 for (j, m) in inside.enumerated() {
@@ -114,7 +157,7 @@ final class PowerSGDHook: BucketHook {
                           b: b + qAt[j], ldb: m.r, beta: 0, c: gp + (m.offset - lo), ldc: m.cols)
                     for i in 0..<(m.cols * m.r) { qs[m.q + i] = b[qAt[j] + i] / p }
                 }
-                book(.decode)
+                phases.after = book(.decode)
             }
         }
         // Error feedback: this rank's M minus the mean's approximation (DDP's error_dict);
@@ -124,7 +167,8 @@ final class PowerSGDHook: BucketHook {
             let start = m.offset - lo
             for i in start..<(start + m.rows * m.cols) { e[i] = original[i] - g[i] / p }
         }
-        book(.encode)
+        phases.after += book(.encode)
+        return phases
     }
 
     /// Orthonormal columns for a rows x cols row-major matrix, in place: modified

@@ -171,6 +171,7 @@ public final class Trainer {
         let exchange = GradientExchange(store: replica.store, layers: replica.network?.layers, bucketBytes: bucketBytes,
                                         algorithm: resolved.allreduce, hook: exchangeHook, comm: communicator)
         self.exchange = exchange
+        if let replay, let c = replay.timeline.codec, let h = exchangeHook as? PowerSGDHook { h.replayed = (c.buckets, replay.scale) }
         if exchange.overlapsBackward {
             replica.network?.onLayerBackwardDone = { [unowned exchange] in exchange.layerDone($0) }
         }

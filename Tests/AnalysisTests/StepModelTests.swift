@@ -44,6 +44,30 @@ final class StepModelTests: XCTestCase {
         XCTAssertEqual(fast.exposedSeconds, 0.03 + 0.03 - (0.02 - 0.013), accuracy: 1e-12)
     }
 
+    /// PowerSGD's step: each bucket costs its measured arithmetic over the worker speed-up
+    /// plus its two float32 allreduces; one worker exchanges nothing; no codec: no step.
+    func testPowerSGDStepAddsTheArithmeticAndTwoSmallAllreduces() {
+        var t = timeline
+        XCTAssertNil(StepModel(timeline: t, bucketBytes: 25 << 20).powerSGDStep(.ring, workers: 4, alpha: 1e-4, beta: 1e-8))
+        t.codec = .init(codec: "powersgd:2", bucketMB: 25, buckets: [
+            .init(count: 524_288, firstCount: 3000, secondCount: 1000, beforeSeconds: 0.004, betweenSeconds: 0.001, afterSeconds: 0.002),
+            .init(count: 262_144, firstCount: 2000, secondCount: 500, beforeSeconds: 0.002, betweenSeconds: 0.001, afterSeconds: 0.001)])
+        let a = 1e-4, b = 1e-8
+        func ring(_ floats: Int) -> Double { AllreduceTime.seconds(.ring, workers: 4, bytes: 4 * floats, alpha: a, beta: b, pipelinedTree: false) }
+        for f in [1.0, 10.0] {
+            let m = StepModel(timeline: t, workerSpeedup: f, bucketBytes: 25 << 20)
+            let s = m.powerSGDStep(.ring, workers: 4, alpha: a, beta: b)!
+            let first = 0.007 / f + ring(3000) + ring(1000), second = 0.004 / f + ring(2000) + ring(500)
+            XCTAssertEqual(s.exchangeSeconds, first + second, accuracy: 1e-12)
+            // c's bucket leaves at (0.1 + 0.03)/f, a's at 0.2/f: the second waits for whichever is later.
+            let end = max((0.13 / f) + first, 0.2 / f) + second
+            XCTAssertEqual(s.exposedSeconds, end - 0.2 / f, accuracy: 1e-12)
+            XCTAssertEqual(m.powerSGDStep(.ring, workers: 1, alpha: a, beta: b)!.exposedSeconds, 0)
+        }
+        // A timeline timed on other buckets does not model this cut.
+        XCTAssertNil(StepModel(timeline: t, bucketBytes: 0).powerSGDStep(.ring, workers: 4, alpha: a, beta: b))
+    }
+
     func testAlgorithmTimes() {
         let a = 1e-4, b = 1e-8, n = 4_000_000
         func t(_ alg: AllreduceAlgorithm, _ p: Int, pipelined: Bool = false) -> Double {

@@ -16,6 +16,12 @@ final class ComputeTimelineTests: XCTestCase {
         let path = dir.appendingPathComponent("t.json").path
         try timeline.write(to: path)
         XCTAssertEqual(try ComputeTimeline.load(path), timeline)
+        var coded = timeline
+        coded.codec = .init(codec: "powersgd:2", bucketMB: 25, buckets: [
+            .init(count: 30, firstCount: 12, secondCount: 4, beforeSeconds: 0.001, betweenSeconds: 0.0005, afterSeconds: 0.002)])
+        try coded.write(to: path)
+        XCTAssertEqual(try ComputeTimeline.load(path), coded)
+        XCTAssertEqual(coded.codec!.buckets[0].arithmeticSeconds, 0.0035, accuracy: 1e-15)
         XCTAssertEqual(timeline.backwardSeconds, 0.021, accuracy: 1e-15)
         XCTAssertEqual(timeline.replayedStepSeconds, 0.032, accuracy: 1e-15)
         XCTAssertEqual(timeline.tensorCounts, [20, 10])
@@ -39,6 +45,11 @@ final class ComputeTimelineTests: XCTestCase {
         try refused({ $0.layers[0].tensorCounts = [0, 30] }, "not positive")
         try refused({ $0.version = 99 }, "version 99")
         try refused({ $0.batch = 0 }, "impossible sizes")
+        let codec = ComputeTimeline.CodecArithmetic(codec: "powersgd:2", bucketMB: 0, buckets: [
+            .init(count: 30, firstCount: 12, secondCount: 4, beforeSeconds: 0.001, betweenSeconds: 0, afterSeconds: 0.001)])
+        try refused({ $0.codec = codec; $0.codec!.buckets[0].count = 29 }, "do not cover the 30 parameters")
+        try refused({ $0.codec = codec; $0.codec!.buckets[0].firstCount = 27 }, "counts are impossible")
+        try refused({ $0.codec = codec; $0.codec!.buckets[0].afterSeconds = -1 }, "codec duration")
         let garbage = dir.appendingPathComponent("garbage.json")
         try Data("{\"model\": 3".utf8).write(to: garbage)
         XCTAssertThrowsError(try ComputeTimeline.load(garbage.path)) { XCTAssertTrue("\($0)".contains("not a compute timeline"), "\($0)") }

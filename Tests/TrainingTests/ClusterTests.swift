@@ -214,9 +214,30 @@ final class ClusterTests: XCTestCase {
                 XCTAssertTrue(id.hasSuffix("h1"), "\(id): a multi-host point without link counters")
             }
         }
+        // PowerSGD's points: its arithmetic replayed from the codec timeline, two real ring
+        // allreduces per bucket of the timeline's sizes (the bytes exactly), on the model's line.
+        let coded = try XCTUnwrap(doc["codecPoints"] as? [[String: Any]])
+        XCTAssertEqual(coded.count, 3, "powersgd:2 at 1, 2, 4 hosts")
+        let timeline = try XCTUnwrap((doc["codecTimelines"] as? [String: Any])?["v1.0"] as? [String: Any])
+        let buckets = try XCTUnwrap((timeline["codec"] as? [String: Any])?["buckets"] as? [[String: Any]])
+        let floats = buckets.reduce(0) { $0 + ($1["first_count"] as! Int) + ($1["second_count"] as! Int) }
+        XCTAssertLessThan(floats * 20, 1_248_424, "PowerSGD sends under a twentieth of the floats")
+        for p in coded {
+            let id = p["id"] as? String ?? "?"
+            let hosts = try XCTUnwrap((p["config"] as? [String: Any])?["hosts"] as? Int, id)
+            let measured = try XCTUnwrap(p["iterationSeconds"] as? Double, id)
+            let model = try XCTUnwrap((p["model"] as? [String: Any]).flatMap { m -> Double? in
+                guard let c = m["compute_seconds"] as? Double, let e = m["exposed_seconds"] as? Double else { return nil }
+                return c + e
+            }, id)
+            XCTAssertEqual(measured / model, 1, accuracy: 0.3, "\(id): measured \(measured) s, modelled \(model) s")
+            let expected = Double(2 * (hosts - 1) * 4 * floats) / Double(hosts)
+            XCTAssertEqual(try XCTUnwrap(p["bytesSentPerRank"] as? Double, id), expected, accuracy: 0.5, "\(id): the ring's bytes for P and Q")
+        }
         let markdown = try String(contentsOf: out.appendingPathComponent("results.md"), encoding: .utf8)
         XCTAssertTrue(markdown.contains("Time dilation"), "the dilation validation ran")
-        for plot in ["speedup-1gbit-f10-b25", "efficiency-1gbit-f10-b0", "bytes-per-rank", "efficiency-to-1024-f10"] {
+        XCTAssertTrue(markdown.contains("## Compressed gradients"), "the codec section")
+        for plot in ["speedup-1gbit-f10-b25", "efficiency-1gbit-f10-b0", "bytes-per-rank", "efficiency-to-1024-f10", "codec-efficiency-1gbit-f10"] {
             let png = try Data(contentsOf: out.appendingPathComponent("plots/\(plot).png"))
             XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "\(plot).png is a PNG")
         }

@@ -105,6 +105,48 @@ final class ReplayTests: XCTestCase {
                        "replayed compute trains nothing: no weights are written")
     }
 
+    /// PowerSGD under replay: its arithmetic comes from a timeline measured with the codec,
+    /// waited around two real allreduces per bucket of the timeline's sizes (the counted
+    /// bytes say so), booked as the codec's time; a timeline without it, or timed on other
+    /// buckets, is refused.
+    func testPowerSGDArithmeticIsReplayedFromItsTimeline() throws {
+        let dir = TestPaths.temporaryDirectory("replay-psgd")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("psgd.json").path
+        let m = try ProcessRunner.run(binary, ["timeline", "--model", "v1.1", "--classes", "10", "--input-size", "32", "--batch", "4",
+                                               "--iterations", "2", "--warmup", "1", "--compression", "powersgd:2", "--bucket-mb", "0.1",
+                                               "--output", path])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        XCTAssertTrue(m.stdout.contains("powersgd:2 arithmetic over"), m.stdout)
+        let codec = try XCTUnwrap(try ComputeTimeline.load(path).codec)
+        XCTAssertGreaterThan(codec.buckets.count, 2)
+        let out = dir.appendingPathComponent("run")
+        let run = ["--model", "v1.1", "--classes", "10", "--input-size", "32", "--batch-size", "8", "--iterations", "3",
+                   "--allreduce", "ring", "--replay-compute", path, "--time-dilation", "20", "--replay-warmup", "1", "--compression", "powersgd:2"]
+        let r = try ProcessRunner.mpirun(2, binary, run + ["--bucket-mb", "0.1", "--output", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for rec in try MetricsReader.read(out.appendingPathComponent("metrics.jsonl").path) where rec.iteration > 0 {
+            let expected = codec.buckets.reduce(0) {
+                $0 + AllreduceAlgorithm.ring.traffic(rank: rec.rank, ranks: 2, count: $1.firstCount).bytesSent
+                   + AllreduceAlgorithm.ring.traffic(rank: rec.rank, ranks: 2, count: $1.secondCount).bytesSent
+            }
+            XCTAssertEqual(rec.bytesSent, expected, "rank \(rec.rank) iteration \(rec.iteration)")
+            let waited = try XCTUnwrap(rec.codecEncodeSeconds) + XCTUnwrap(rec.codecDecodeSeconds)
+            XCTAssertGreaterThanOrEqual(waited, 20 * codec.buckets.reduce(0) { $0 + $1.arithmeticSeconds } * 0.999, "the arithmetic, dilated 20x")
+        }
+        for (args, expected) in [(["--bucket-mb", "0.2"], "gradient buckets of 0.1 MB, this run has 0.2 MB"),
+                                 (["--bucket-mb", "0.1", "--compression", "powersgd:4"], "codec powersgd:2, this run has powersgd:4")] {
+            let bad = try ProcessRunner.mpirun(2, binary, run + args + ["--output", dir.appendingPathComponent("bad").path])
+            XCTAssertNotEqual(bad.status, 0)
+            XCTAssertTrue(bad.stderr.contains(expected), "\(args): \(bad.stderr)")
+        }
+        let plain = try timeline(dir)
+        let bad = try ProcessRunner.mpirun(2, binary, ["--model", "v1.1", "--classes", "10", "--input-size", "32", "--batch-size", "8",
+                                                       "--iterations", "2", "--replay-compute", plain, "--compression", "powersgd:2"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("no PowerSGD arithmetic in the timeline"), bad.stderr)
+    }
+
     func testTimelineOfAnotherRunIsRefusedOnEveryRank() throws {
         let dir = TestPaths.temporaryDirectory("replay-bad")
         defer { try? FileManager.default.removeItem(at: dir) }
