@@ -62,8 +62,10 @@ final class ComputeReplay {
         let codec = options.compression.map { "\($0)" }
         if let c = t.codec {
             if codec != c.codec { throw mismatch("codec", c.codec, codec ?? "none") }
-            let ours = GradientExchange.buckets(of: network.store, bucketBytes: GradientBuckets.bytes(megabytes: options.bucketMB))
-            if c.buckets.map(\.count) != (options.bucketMB > 0 ? ours.map(\.count) : [t.parameters]) {
+            let ours = options.bucketMB > 0
+                ? GradientExchange.buckets(of: network.store, bucketBytes: GradientBuckets.bytes(megabytes: options.bucketMB)).map(\.count)
+                : [t.parameters]
+            if c.buckets.map(\.count) != ours {
                 throw mismatch("gradient buckets of", "\(c.bucketMB) MB", "\(options.bucketMB) MB")
             }
         } else if case .powersgd? = options.compression {
