@@ -66,8 +66,14 @@ public struct LabPoint: Codable, Sendable {
     public var bytesCounted: Bool
     /// Per host (rank = host), the interface's sent bytes per iteration (kernel counters).
     public var linkTxBytesPerHost: [Double]
-    /// link / counted - 1 of the host where it is largest in size (over the run's iterations).
+    /// link / counted - 1 of the host where it is largest in size (over the run's iterations),
+    /// the link's bytes net of TCP retransmissions (which the interface counts twice and the
+    /// program once): at most one frame of MTU + 14 bytes per retransmitted segment.
     public var linkDeviation: Double?
+    /// The same with the retransmissions left in (nil in folders without retransmit counters).
+    public var linkDeviationWithRetransmits: Double?
+    /// The most TCP segments any host retransmitted over the measured iterations.
+    public var retransmittedSegments: Int?
     /// Busy share of both cores over the measured iterations, and while the exchange ran.
     public var cpuBusy: Double?
     public var cpuBusyDuringExchange: Double?
@@ -134,11 +140,16 @@ public struct LabLink: Codable, Equatable, Sendable {
 
 /// `wire.json` of netns-cluster run: each host's interface tx counter after the run, in hostfile order.
 enum LabWire {
-    static func read(_ path: String) -> [Int] {
+    /// Per host, the interface's sent bytes and the namespace's retransmitted TCP segments
+    /// after the run (nil in files from before they were recorded), and the links' MTU.
+    static func read(_ path: String) -> (hosts: [(tx: Int, retransmits: Int?)], mtu: Int?) {
         guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let hosts = object["hosts"] as? [[String: Any]] else { return [] }
-        return hosts.compactMap { ($0["tx_after"] as? NSNumber)?.intValue }
+              let hosts = object["hosts"] as? [[String: Any]] else { return ([], nil) }
+        let counters = hosts.compactMap { h in
+            (h["tx_after"] as? NSNumber).map { (tx: $0.intValue, retransmits: (h["retrans_after"] as? NSNumber)?.intValue) }
+        }
+        return (counters, (object["mtu"] as? NSNumber)?.intValue)
     }
 }
 
@@ -211,16 +222,24 @@ extension LabPoint {
         // counters after the run (wire.json), against the measured iterations' counted bytes.
         // Reading after the run, not at the last iteration's end, takes in what the socket
         // buffers and the tbf queue still held; it adds the final metrics gather (docs/scaling.md).
-        var linkPerHost: [Double] = [], deviation: Double?
+        // A segment the tbf queue dropped crosses the interface twice; netting the
+        // retransmissions out holds the link to what the program sent.
+        var linkPerHost: [Double] = [], deviation: Double?, withRetransmits: Double?, retransmitted: Int?
         let ranks = Set(records.map(\.rank)).sorted()
-        let after = LabWire.read((dir as NSString).appendingPathComponent("wire.json"))
-        if measured.allSatisfy({ $0.linkTxCounter != nil }), after.count >= ranks.count {
+        let wire = LabWire.read((dir as NSString).appendingPathComponent("wire.json"))
+        if measured.allSatisfy({ $0.linkTxCounter != nil }), wire.hosts.count >= ranks.count {
             for r in ranks {
                 let mine = measured.filter { $0.rank == r }.sorted { $0.iteration < $1.iteration }
-                let link = Double(after[r] - mine.first!.linkTxCounter!)
+                let link = Double(wire.hosts[r].tx - mine.first!.linkTxCounter!)
                 let counted = Double(mine.reduce(0) { $0 + $1.bytesSent })
+                var net = link
+                if let before = mine.first!.linkRetransmitCounter, let after = wire.hosts[r].retransmits, let mtu = wire.mtu, after >= before {
+                    retransmitted = max(retransmitted ?? 0, after - before)
+                    net -= Double((after - before) * (mtu + 14))
+                    if counted > 0, abs(link / counted - 1) > abs(withRetransmits ?? 0) { withRetransmits = link / counted - 1 }
+                }
                 linkPerHost.append(link / Double(mine.count))
-                if counted > 0, abs(link / counted - 1) > abs(deviation ?? 0) { deviation = link / counted - 1 }
+                if counted > 0, abs(net / counted - 1) > abs(deviation ?? 0) { deviation = net / counted - 1 }
             }
         }
         // CPU while the exchange ran: rank 0's exchange windows of the measured iterations.
@@ -238,6 +257,7 @@ extension LabPoint {
                         imagesPerSecond: Double(32 * config.hosts) / iteration, speedup: nil, efficiency: nil,
                         bytesSentPerRank: bytes, bytesCounted: records.allSatisfy(\.bytesCounted),
                         linkTxBytesPerHost: linkPerHost, linkDeviation: deviation,
+                        linkDeviationWithRetransmits: withRetransmits, retransmittedSegments: retransmitted,
                         cpuBusy: CPUSamples.busy(samples, in: whole), cpuBusyDuringExchange: during,
                         cpuBound: (during ?? 0) >= cpuBoundThreshold, model: nil, modelSpeedup: nil, modelEfficiency: nil)
     }

@@ -63,6 +63,12 @@ extension ScalingLab {
         return t
     }
 
+    /// " (N TCP retransmits)" where a host retransmitted segments during the measured iterations.
+    static func retransmits(_ p: LabPoint) -> String {
+        guard let n = p.retransmittedSegments, n > 0 else { return "" }
+        return " (\(n) retransmits)"
+    }
+
     func seriesTable(_ s: (rate: String, speedup: Double, bucketMB: Double)) -> String {
         let chosen = points.filter { $0.config.rate == s.rate && $0.config.workerSpeedup == s.speedup && $0.config.bucketMB == s.bucketMB }
         var t = "## \(s.rate), worker x\(Format.raw(s.speedup))" + (s.speedup != 1 ? " (the timeline divided by \(Format.raw(s.speedup)))" : "")
@@ -75,13 +81,13 @@ extension ScalingLab {
                          Self.ms(p.iterationSeconds), Format.fixed(p.imagesPerSecond, 1), p.speedup.map { Format.fixed($0, 2) } ?? "-",
                          Self.pct(p.efficiency), Self.ms(p.exposedSeconds),
                          Self.mb(p.bytesSentPerRank) + (p.bytesCounted ? "" : " (modelled)"),
-                         Self.mb(p.linkTxBytesPerHost.max()), Self.signed(p.linkDeviation) + (p.bytesCounted || p.linkDeviation == nil ? "" : " (vs modelled)"),
+                         Self.mb(p.linkTxBytesPerHost.max()), Self.signed(p.linkDeviation) + (p.bytesCounted || p.linkDeviation == nil ? "" : " (vs modelled)") + Self.retransmits(p),
                          Self.pct(p.cpuBusyDuringExchange) + (p.cpuBound ? " CPU-bound" : ""),
                          Self.ms(p.model?.iterationSeconds), Self.ms(p.model?.exposedSeconds), Self.pct(p.modelEfficiency),
                          Self.signed(p.iterationError)])
         }
         return t + TextTable(header: ["model", "algorithm", "hosts", "k", "iteration", "images/s", "speed-up", "efficiency",
-                                      "exposed comm", "MB sent/rank", "link MB/host (max)", "link vs counted (max dev.)",
+                                      "exposed comm", "MB sent/rank", "link MB/host (max)", "link vs counted (max dev., net of TCP retransmits)",
                                       "CPU busy in exchange", "modelled iteration", "modelled exposed", "modelled efficiency", "error"],
                              rows: rows, rightAligned: Set(2...16)).markdown() + "\n"
     }
@@ -170,8 +176,13 @@ extension ScalingLab {
         }
         let wire = points.filter { $0.bytesCounted && $0.config.hosts > 1 && $0.linkDeviation != nil }
         let wireWithin = wire.filter { abs($0.linkDeviation!) <= 0.01 }
-        t += "- Link bytes (kernel counters) against counted bytes, tree, ring and ps: \(wireWithin.count) of \(wire.count) points within 1% on every host"
+        t += "- Link bytes (kernel counters, net of TCP retransmits) against counted bytes, tree, ring and ps: \(wireWithin.count) of \(wire.count) points within 1% on every host"
         if let w = wire.max(by: { abs($0.linkDeviation!) < abs($1.linkDeviation!) }) { t += "; largest deviation \(Self.signed(w.linkDeviation)) (\(w.id))" }
+        let raw = wire.filter { $0.linkDeviationWithRetransmits != nil }
+        if !raw.isEmpty {
+            t += "; with the retransmits left in \(raw.filter { abs($0.linkDeviationWithRetransmits!) <= 0.01 }.count) of \(raw.count)"
+            t += " (\(raw.filter { ($0.retransmittedSegments ?? 0) > 0 }.count) of them retransmitted TCP segments)"
+        }
         t += ".\n"
         for (model, bucket) in [("v1.0", 25.0), ("v1.0", 0.0), ("alexnet", 0.0), ("alexnet", 25.0)] {
             for speedup in [1.0, 10.0] {

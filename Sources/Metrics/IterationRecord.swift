@@ -67,6 +67,9 @@ public struct IterationRecord: Codable, Equatable, Sendable {
     /// this one, whatever was still draining from socket buffers when the exchange returned.
     public var linkTxCounter: Int?
     public var linkRxCounter: Int?
+    /// TCP segments retransmitted in the host's network namespace since boot (RetransSegs of
+    /// /proc/net/snmp), at the start of this iteration: the link carried those twice.
+    public var linkRetransmitCounter: Int?
     /// When the iteration started, Unix seconds (CLOCK_REALTIME): for lining the records
     /// up with samplers outside the process (the scaling lab's /proc/stat). Nil in old files.
     public var startedAt: Double?
@@ -115,7 +118,7 @@ public struct IterationRecord: Codable, Equatable, Sendable {
                 batchSize: Int, globalBatchSize: Int, loss: Double? = nil,
                 learningRate: Double, exposedCommSeconds: Double? = nil, gradientNorm: Double? = nil,
                 replay: Replay? = nil, linkTxCounter: Int? = nil, linkRxCounter: Int? = nil,
-                startedAt: Double? = nil, codec: String? = nil, bytesUncompressed: Int? = nil, badImages: Int? = nil,
+                linkRetransmitCounter: Int? = nil, startedAt: Double? = nil, codec: String? = nil, bytesUncompressed: Int? = nil, badImages: Int? = nil,
                 codecEncodeSeconds: Double? = nil, codecDecodeSeconds: Double? = nil) {
         self.rank = rank
         self.iteration = iteration
@@ -142,6 +145,7 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         self.replay = replay
         self.linkTxCounter = linkTxCounter
         self.linkRxCounter = linkRxCounter
+        self.linkRetransmitCounter = linkRetransmitCounter
         self.startedAt = startedAt
         self.codec = codec
         self.bytesUncompressed = bytesUncompressed
@@ -170,6 +174,7 @@ public struct IterationRecord: Codable, Equatable, Sendable {
         case gradientNorm = "gradient_norm"
         case linkTxCounter = "link_tx_counter"
         case linkRxCounter = "link_rx_counter"
+        case linkRetransmitCounter = "link_tcp_retransmit_counter"
         case startedAt = "started_at"
         case codec
         case bytesUncompressed = "bytes_uncompressed"

@@ -88,7 +88,7 @@ final class MetricsSink: TrainingObserver {
             learningRate: s.learningRate, exposedCommSeconds: s.exchangeEnd - s.backwardEnd, gradientNorm: s.gradientNorm,
             replay: t.replay.map { IterationRecord.Replay(workerSpeedup: $0.settings.workerSpeedup, timeDilation: $0.settings.timeDilation,
                                                              warmup: $0.isWarmup(s.iteration) ? true : nil) },
-            linkTxCounter: s.link?.tx, linkRxCounter: s.link?.rx, startedAt: s.startedAt,
+            linkTxCounter: s.link?.tx, linkRxCounter: s.link?.rx, linkRetransmitCounter: s.link?.retransmits, startedAt: s.startedAt,
             codec: codec, bytesUncompressed: uncompressed, badImages: s.badImages,
             codecEncodeSeconds: s.codecSeconds?.encode, codecDecodeSeconds: s.codecSeconds?.decode)
     }

@@ -24,7 +24,7 @@ struct StepReport {
     /// Clock readings: start, data ready, backward done, exchange done, update done.
     let start: Double, dataEnd: Double, backwardEnd: Double, exchangeEnd: Double, updateEnd: Double
     /// The host's interface counters at the start of the step (`--link-counters`), nil when not read.
-    var link: (tx: Int, rx: Int)? = nil
+    var link: (tx: Int, rx: Int, retransmits: Int?)? = nil
     /// Unix seconds at `start` (wall clock, for lining up with outside samplers).
     var startedAt: Double = 0
     /// `--skip-bad-images`: images this rank replaced so far.

@@ -18,7 +18,9 @@ final class ScalingLabTests: XCTestCase {
 
     /// One point: `ranks` ranks, 3 iterations (the first a warm-up), each `seconds` long as
     /// measured (dilated by k), exchange `exposed` after backward; cores busy `busy` in the exchange.
-    func point(_ dir: URL, hosts: Int, k: Int, seconds: Double, exposed: Double, busy: Double) throws {
+    /// The last host retransmits 7 TCP segments in the warm-up and `retransmits` after it,
+    /// each a 1,514-byte frame on its link.
+    func point(_ dir: URL, hosts: Int, k: Int, seconds: Double, exposed: Double, busy: Double, retransmits: Int = 0) throws {
         let id = "1gbit-k\(k)-f1/v1.0/ring-b0/h\(hosts)"
         let folder = dir.appendingPathComponent("points/" + id)
         try write("""
@@ -37,7 +39,8 @@ final class ScalingLabTests: XCTestCase {
                     commSeconds: exposed, computeSeconds: seconds - exposed, updateSeconds: 0, dataSeconds: 0,
                     iterationSeconds: seconds, batchSize: 32, globalBatchSize: 32 * hosts, learningRate: 0.01,
                     exposedCommSeconds: exposed, replay: .init(workerSpeedup: 1, timeDilation: Double(k)),
-                    linkTxCounter: 5000 + (i > 0 ? warm + (i - 1) * sent : 0), linkRxCounter: 0, startedAt: start))
+                    linkTxCounter: 5000 + (i > 0 ? warm + (i - 1) * sent : 0) + (r == hosts - 1 && i > 0 ? 7 * 1514 + (i - 1) * retransmits / 2 * 1514 : 0),
+                    linkRxCounter: 0, linkRetransmitCounter: r == hosts - 1 ? 90 + (i > 0 ? 7 + (i - 1) * retransmits / 2 : 0) : 0, startedAt: start))
             }
         }
         try write(records.map { try MetricsWriter.line(for: $0) }.joined(separator: "\n") + "\n", folder.appendingPathComponent("metrics.jsonl"))
@@ -51,8 +54,12 @@ final class ScalingLabTests: XCTestCase {
             jiffies[0] += 95 * b; jiffies[1] += 5; jiffies[3] += 95 * (1 - b)
         }
         try write(cpu, folder.appendingPathComponent("cpu.txt"))
-        let hostsJSON = (0..<hosts).map { "{\"host\": \"h\($0)\", \"tx_bytes\": 0, \"rx_bytes\": 0, \"tx_after\": \(5000 + warm + 2 * sent + 3000), \"rx_after\": 0}" }
-        try write("{\"np\": \(hosts), \"rate\": \"x\", \"hosts\": [\(hostsJSON.joined(separator: ", "))]}", folder.appendingPathComponent("wire.json"))
+        let hostsJSON = (0..<hosts).map { h in
+            let last = h == hosts - 1
+            return "{\"host\": \"h\(h)\", \"tx_bytes\": 0, \"rx_bytes\": 0, \"tx_after\": \(5000 + warm + 2 * sent + 3000 + (last ? (7 + retransmits) * 1514 : 0)),"
+                + " \"rx_after\": 0, \"retrans_segs\": \(last ? 7 + retransmits : 0), \"retrans_after\": \(last ? 97 + retransmits : 0)}"
+        }
+        try write("{\"np\": \(hosts), \"rate\": \"x\", \"mtu\": 1500, \"hosts\": [\(hostsJSON.joined(separator: ", "))]}", folder.appendingPathComponent("wire.json"))
     }
 
     func lab() throws -> URL {
@@ -75,7 +82,7 @@ final class ScalingLabTests: XCTestCase {
         try write("", cal)
         try calibration.json().write(to: cal)
         try point(dir, hosts: 1, k: 1, seconds: 0.21, exposed: 0, busy: 0.1)
-        try point(dir, hosts: 2, k: 2, seconds: 0.6, exposed: 0.2, busy: 1)
+        try point(dir, hosts: 2, k: 2, seconds: 0.6, exposed: 0.2, busy: 1, retransmits: 40)
         return dir
     }
 
@@ -91,8 +98,11 @@ final class ScalingLabTests: XCTestCase {
         XCTAssertEqual(two.exposedSeconds, 0.1, accuracy: 1e-9)
         XCTAssertEqual(try XCTUnwrap(two.efficiency), 0.7, accuracy: 1e-9)
         XCTAssertEqual(two.bytesSentPerRank, Double(n))
-        // Past the warm-up the link carried the counted 2 N plus 3,000 bytes after the last iteration.
+        // Past the warm-up the link carried the counted 2 N plus 3,000 bytes after the last
+        // iteration, and on the second host 40 retransmitted frames, netted out (the warm-up's 7 are not in the window).
         XCTAssertEqual(try XCTUnwrap(two.linkDeviation), 3000 / Double(2 * n), accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(two.linkDeviationWithRetransmits), Double(3000 + 40 * 1514) / Double(2 * n), accuracy: 1e-12)
+        XCTAssertEqual(two.retransmittedSegments, 40)
         XCTAssertEqual(two.linkTxBytesPerHost[0], Double(2 * n + 3000) / 2, accuracy: 1e-6, "per measured iteration")
         XCTAssertTrue(two.cpuBound, "95% busy while exchanging is saturated")
         XCTAssertEqual(try XCTUnwrap(two.cpuBusyDuringExchange), 0.95, accuracy: 1e-6)
@@ -107,6 +117,7 @@ final class ScalingLabTests: XCTestCase {
         XCTAssertTrue(markdown.contains("CPU-bound"), markdown)
         XCTAssertTrue(markdown.contains("0 of 0 measured points that were not CPU-bound"), markdown)
         XCTAssertTrue(markdown.contains("| SqueezeNet v1.0 | ring | 2 | 2 | 300.0 |"), markdown)
+        XCTAssertTrue(markdown.contains("(40 retransmits)"), markdown)
     }
 
     func testFolderProblemsAreOneLine() throws {

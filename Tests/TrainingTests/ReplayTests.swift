@@ -99,6 +99,7 @@ final class ReplayTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(rec.computeSeconds, 20 * (t.forwardSeconds + t.backwardSeconds) * 0.999)
             XCTAssertGreaterThanOrEqual(rec.iterationSeconds, 20 * t.replayedStepSeconds * 0.999)
             XCTAssertNotNil(rec.linkTxCounter)
+            XCTAssertNotNil(rec.linkRetransmitCounter, "the namespace's TCP retransmits, read with the interface")
             XCTAssertNotNil(rec.startedAt)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("weights.bin").path),
