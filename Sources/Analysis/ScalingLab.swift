@@ -278,7 +278,9 @@ public struct ScalingLab: Sendable {
     /// The points with a codec (`codec-points/`), modelled with the codec's step; their
     /// speed-up is against their own one-host point (the same timeline replayed, nothing exchanged).
     public var codecPoints: [LabPoint] = []
-    public var replayValidation: [(model: String, bucketMB: Double, real: LabPoint, replayed: LabPoint)]
+    /// Real compute against the replay of the idle-core timeline and (when measured) of one
+    /// measured with the other core running the same step, as the real run's cores do.
+    public var replayValidation: [(model: String, bucketMB: Double, real: LabPoint, replayed: LabPoint, loaded: LabPoint?)]
     public var dilationValidation: [LabPoint]
 
     /// Reads a lab folder: timelines/, calibration/, points/, validation/.
@@ -317,9 +319,11 @@ public struct ScalingLab: Sendable {
                              dilationValidation: try points(under: "validation/dilation"))
         let replays = try points(under: "validation/replay")
         for real in replays where real.config.compute == "real" {
-            if let replayed = replays.first(where: { $0.config.compute == "replayed" && $0.config.model == real.config.model
-                && $0.config.bucketMB == real.config.bucketMB }) {
-                lab.replayValidation.append((real.config.model, real.config.bucketMB, real, replayed))
+            func replay(_ mode: String) -> LabPoint? {
+                replays.first { $0.config.compute == mode && $0.config.model == real.config.model && $0.config.bucketMB == real.config.bucketMB }
+            }
+            if let replayed = replay("replayed") {
+                lab.replayValidation.append((real.config.model, real.config.bucketMB, real, replayed, replay("replayed-loaded")))
             }
         }
         lab.codecTimelines = codecTimelines

@@ -20,11 +20,11 @@ final class ScalingLabTests: XCTestCase {
     /// measured (dilated by k), exchange `exposed` after backward; cores busy `busy` in the exchange.
     /// The last host retransmits 7 TCP segments in the warm-up and `retransmits` after it,
     /// each a 1,514-byte frame on its link.
-    func point(_ dir: URL, hosts: Int, k: Int, seconds: Double, exposed: Double, busy: Double, retransmits: Int = 0) throws {
-        let id = "1gbit-k\(k)-f1/v1.0/ring-b0/h\(hosts)"
-        let folder = dir.appendingPathComponent("points/" + id)
+    func point(_ dir: URL, hosts: Int, k: Int, seconds: Double, exposed: Double, busy: Double, retransmits: Int = 0,
+               folder id: String? = nil, compute: String = "replayed") throws {
+        let folder = dir.appendingPathComponent(id ?? "points/1gbit-k\(k)-f1/v1.0/ring-b0/h\(hosts)")
         try write("""
-            {"rate": "1gbit", "shaped_rate": "\(1000 / k)mbit", "time_dilation": \(k), "worker_speedup": 1, "model": "v1.0", "algorithm": "ring", "bucket_mb": 0, "hosts": \(hosts), "iterations": 3, "warmup_iterations": 1, "compute": "replayed", "polite_wait_us": 50}
+            {"rate": "1gbit", "shaped_rate": "\(1000 / k)mbit", "time_dilation": \(k), "worker_speedup": 1, "model": "v1.0", "algorithm": "ring", "bucket_mb": 0, "hosts": \(hosts), "iterations": 3, "warmup_iterations": 1, "compute": "\(compute)", "polite_wait_us": 50}
             """, folder.appendingPathComponent("point.json"))
         var records: [IterationRecord] = []
         let t0 = 1_000_000.0
@@ -128,5 +128,23 @@ final class ScalingLabTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: full) }
         try write("{\"rate\": \"1gbit\"}", full.appendingPathComponent("points/1gbit-k1-f1/v1.0/ring-b0/h1/point.json"))
         XCTAssertThrowsError(try ScalingLab.load(full.path)) { XCTAssertTrue("\($0)".contains("point.json: not a lab point"), "\($0)") }
+    }
+
+    /// The replay validation pairs each real run with both replays: of the idle-core
+    /// timeline and of the timeline measured with the other core loaded.
+    func testReplayValidationShowsBothTimelines() throws {
+        let dir = try lab()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (mode, seconds) in [("real", 0.5), ("replayed", 0.4), ("replayed-loaded", 0.48)] {
+            try point(dir, hosts: 2, k: 1, seconds: seconds, exposed: 0.1, busy: 0.5, folder: "validation/replay/v1.0-b0/" + mode, compute: mode)
+        }
+        let lab = try ScalingLab.load(dir.path)
+        let v = try XCTUnwrap(lab.replayValidation.first)
+        XCTAssertEqual(lab.replayValidation.count, 1)
+        XCTAssertEqual(v.real.iterationSeconds, 0.5, accuracy: 1e-9)
+        XCTAssertEqual(v.replayed.iterationSeconds, 0.4, accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(v.loaded).iterationSeconds, 0.48, accuracy: 1e-9)
+        let markdown = lab.markdown()
+        XCTAssertTrue(markdown.contains("| SqueezeNet v1.0 | none | 500.0 | 400.0 | -20.0% | 480.0 | -4.0% |"), markdown)
     }
 }
