@@ -23,6 +23,14 @@ public final class HierarchicalAllreduce: GradientAllreduce {
     deinit { scratch.release() }
 
     public func allreduce(_ buffer: UnsafeMutableBufferPointer<Float>, on comm: Communicator) throws {
+        try allreduce(buffer, on: comm) { total, leaders in try ring.allreduce(total, on: leaders) }
+    }
+
+    /// The two levels with another exchange between the leaders (`CodecHierarchicalHook`
+    /// sends encoded values there): `acrossHosts` gets each leader's host total and the
+    /// leaders' communicator, and leaves the sum over hosts in the buffer.
+    public func allreduce(_ buffer: UnsafeMutableBufferPointer<Float>, on comm: Communicator,
+                          acrossHosts: (UnsafeMutableBufferPointer<Float>, Communicator) throws -> Void) throws {
         guard comm.size > 1, buffer.count > 0 else { return }
         let (host, leaders) = try groups ?? comm.splitByHost()
         groups = (host, leaders)
@@ -38,7 +46,7 @@ public final class HierarchicalAllreduce: GradientAllreduce {
             accumulate(staging, into: buffer)
         }
         if let parent = tree.parent { try host.send(buffer.readOnly, to: parent, tag: Self.upTag) }
-        if let leaders { try ring.allreduce(buffer, on: leaders) }
+        if let leaders { try acrossHosts(buffer, leaders) }
         // Down: the total from the parent, then to the children, largest subtree first.
         if let parent = tree.parent { try host.receive(into: buffer, from: parent, tag: Self.downTag) }
         for c in stride(from: tree.childCount - 1, through: 0, by: -1) {

@@ -93,9 +93,30 @@ public enum GradientCodec: Hashable, Sendable, CustomStringConvertible {
         case .tree:
             let links = BinomialTree(rank: r, size: p).links, n = messageBytes(count)!
             return RankTraffic(bytesSent: links * n, bytesReceived: links * n, messagesSent: links, messagesReceived: links)
-        case .mpi, .ps, .hierarchical:
+        case .ps:
+            let n = messageBytes(count)!
+            return r == 0 ? RankTraffic(bytesSent: (p - 1) * n, bytesReceived: (p - 1) * n, messagesSent: p - 1, messagesReceived: p - 1)
+                          : RankTraffic(bytesSent: n, bytesReceived: n, messagesSent: 1, messagesReceived: 1)
+        case .mpi, .hierarchical:
             return nil
         }
+    }
+
+    /// The two-level exchange with this codec between the hosts (ranks placed host after
+    /// host, `hostSizes` of them on each): float32 inside a host (the binomial tree), the
+    /// encoded ring between the host leaders. nil where the codec is not value by value.
+    public func hierarchicalTraffic(rank: Int, hostSizes: [Int], count: Int) -> RankTraffic? {
+        guard messageBytes(0) != nil else { return nil }
+        precondition(hostSizes.allSatisfy { $0 > 0 } && rank >= 0 && rank < hostSizes.reduce(0, +))
+        var first = 0, host = 0
+        while rank >= first + hostSizes[host] { first += hostSizes[host]; host += 1 }
+        // Inside the host: float32 through its binomial tree, as on a host of its own.
+        var t = AllreduceAlgorithm.hierarchicalTraffic(rank: rank - first, hostSizes: [hostSizes[host]], count: count)
+        if rank == first, hostSizes.count > 1, let ring = traffic(.ring, rank: host, ranks: hostSizes.count, count: count) {
+            t.bytesSent += ring.bytesSent; t.bytesReceived += ring.bytesReceived
+            t.messagesSent += ring.messagesSent; t.messagesReceived += ring.messagesReceived
+        }
+        return t
     }
 
     /// Top-k's allgather around the ring: every rank's k (index, value) pairs, 8 bytes

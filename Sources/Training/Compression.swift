@@ -29,8 +29,12 @@ enum Compression {
     }
 
     private static func elementwise(_ codec: ElementCodec, _ algorithm: AllreduceAlgorithm, feedbackCount: Int?) -> BucketHook {
-        algorithm == .tree ? CodecTreeHook(codec: codec, feedbackCount: feedbackCount)
-                           : CodecRingHook(codec: codec, feedbackCount: feedbackCount)
+        switch algorithm {
+        case .tree: return CodecTreeHook(codec: codec, feedbackCount: feedbackCount)
+        case .ps: return CodecServerHook(codec: codec, feedbackCount: feedbackCount)
+        case .hierarchical: return CodecHierarchicalHook(codec: codec, feedbackCount: feedbackCount)
+        default: return CodecRingHook(codec: codec, feedbackCount: feedbackCount)
+        }
     }
 
     /// The clipping after the exchange: none for top-k, which clips each rank's gradient

@@ -424,9 +424,9 @@ extension GradientCodec {
     /// One line on what each codec is, for `--help`.
     public static let summaries: [(name: String, summary: String)] = [
         ("none", "float32, 4 bytes an element"),
-        ("fp16", "IEEE half, 2 bytes an element, summed in float32 at every hop; ring or tree"),
-        ("bf16", "bfloat16, 2 bytes an element, float32's range; ring or tree"),
-        ("int8", "1 byte an element and a float32 scale per \(int8ChunkElements), nearest rounding, error feedback; ring or tree"),
+        ("fp16", "IEEE half, 2 bytes an element, summed in float32 at every hop; ring, tree, ps or hierarchical"),
+        ("bf16", "bfloat16, 2 bytes an element, float32's range; ring, tree, ps or hierarchical"),
+        ("int8", "1 byte an element and a float32 scale per \(int8ChunkElements), nearest rounding, error feedback; ring, tree, ps or hierarchical"),
         ("topk:FRACTION", "the largest FRACTION of each bucket as (index, value) pairs by a ring allgather, error feedback, DGC's momentum correction and warm-up; ring"),
         ("powersgd:RANK", "each weight matrix as P Q^T of this rank (DDP's PowerSGD: error feedback, warm start, vectors uncompressed) through any allreduce"),
     ]
@@ -435,16 +435,13 @@ extension GradientCodec {
     public func refusal(with algorithm: AllreduceAlgorithm) -> String? {
         let flag = "--compression \(self) with --allreduce \(algorithm.rawValue)"
         switch (self, algorithm) {
-        case (.none, _), (.powersgd, _), (.fp16, .ring), (.fp16, .tree), (.bf16, .ring), (.bf16, .tree), (.int8, .ring), (.int8, .tree), (.topk, .ring):
+        case (.none, _), (.powersgd, _), (.topk, .ring), (.fp16, .ring), (.fp16, .tree), (.fp16, .ps), (.fp16, .hierarchical),
+             (.bf16, .ring), (.bf16, .tree), (.bf16, .ps), (.bf16, .hierarchical), (.int8, .ring), (.int8, .tree), (.int8, .ps), (.int8, .hierarchical):
             return nil
         case (.topk, _):
             return "\(flag): top-k gathers (index, value) pairs around the ring whatever the allreduce; use --allreduce ring"
         case (_, .mpi):
             return "\(flag): MPI_Allreduce adds float32 only, it cannot add encoded values in float32 at each hop; use ring or tree"
-        case (_, .ps):
-            return "\(flag): the parameter server sends float32 only (an encoded server is not implemented); use ring or tree"
-        case (_, .hierarchical):
-            return "\(flag): the two-level exchange sends float32 only (encoded levels are not implemented); use ring or tree"
         default:
             return "\(flag): not supported"
         }

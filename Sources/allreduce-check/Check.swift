@@ -196,7 +196,9 @@ private func judge(_ result: inout CheckResult, countersVary: Bool, comm: Commun
     for r in 0..<p {
         let coded = options.codec?.traffic(result.algorithm, rank: r, ranks: p, count: result.count).map { (sent: $0.bytesSent, received: $0.bytesReceived) }
         let twoLevel = result.algorithm == .hierarchical
-            ? comm.hostSizes.map { AllreduceAlgorithm.hierarchicalTraffic(rank: r, hostSizes: $0, count: result.count) }
+            ? comm.hostSizes.flatMap { sizes in
+                options.codec.map { $0.hierarchicalTraffic(rank: r, hostSizes: sizes, count: result.count) }
+                    ?? AllreduceAlgorithm.hierarchicalTraffic(rank: r, hostSizes: sizes, count: result.count) }
                 .map { (sent: $0.bytesSent, received: $0.bytesReceived) }
             : nil
         if result.algorithm == .hierarchical && comm.hostSizes == nil {

@@ -23,7 +23,7 @@ struct Options {
     var ringSegmentElements: Int?
     /// Test hook: this rank perturbs its result after every call, so the checks must fail.
     var corruptRank: Int?
-    /// Encoded values on the wire (ring or tree): `CodecRingHook`, `CodecTreeHook`.
+    /// Encoded values on the wire: `CodecRingHook`, `CodecTreeHook`, `CodecServerHook`, `CodecHierarchicalHook`.
     var codec: GradientCodec?
     /// With int8: keep error-feedback residuals (zeroed before each call) and check that
     /// the result plus every rank's residual gives the sum back.
@@ -46,7 +46,7 @@ struct Options {
           --interleave           after the checks, time the algorithms round-robin, K rounds with the
                                  order rotating each round, and report those medians (for comparisons)
           --json                 one JSON line per algorithm and mode on rank 0's stdout
-          --codec fp16|bf16|int8 encoded values on the wire, summed in float32 at every hop (ring and tree;
+          --codec fp16|bf16|int8 encoded values on the wire, summed in float32 at every hop (ring, tree, ps, hierarchical;
                                  random data); error bound per element: p x 2^-11 (fp16) or p x 2^-8 (bf16)
                                  of its sum of |x|; int8: p x (the largest sum of |x|) / 254
           --error-feedback       with int8: residuals kept (zeroed before each call); checks that the
@@ -114,8 +114,8 @@ struct Options {
             }
         }
         if options.codec != nil {
-            guard options.algorithms.allSatisfy({ $0 == .ring || $0 == .tree }) else {
-                throw UsageError(description: "--codec runs on the ring and the tree only: add --algorithms ring,tree")
+            guard options.algorithms.allSatisfy({ $0 != .mpi }) else {
+                throw UsageError(description: "--codec runs on ring, tree, ps and hierarchical (MPI_Allreduce adds float32 only): add --algorithms ring,tree,ps,hierarchical")
             }
             options.modes = [.random]  // the exact data's values are not encoded numbers
         }
@@ -155,8 +155,13 @@ extension Options {
         guard let codec else { return reducer }
         let element: ElementCodec = codec == .int8 ? Int8Quantizer() : (codec == .fp16 ? HalfFormat.fp16 : HalfFormat.bf16)
         let feedback = errorFeedback ? count : nil
-        let hook: BucketHook = algorithm == .tree ? CodecTreeHook(codec: element, feedbackCount: feedback)
-                                                  : CodecRingHook(codec: element, feedbackCount: feedback)
+        let hook: BucketHook
+        switch algorithm {
+        case .tree: hook = CodecTreeHook(codec: element, feedbackCount: feedback)
+        case .ps: hook = CodecServerHook(codec: element, feedbackCount: feedback)
+        case .hierarchical: hook = CodecHierarchicalHook(codec: element, feedbackCount: feedback)
+        default: hook = CodecRingHook(codec: element, feedbackCount: feedback)
+        }
         return HookedAllreduce(hook: hook, base: reducer)
     }
 }

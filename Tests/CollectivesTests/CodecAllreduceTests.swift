@@ -48,6 +48,17 @@ final class CodecAllreduceTests: XCTestCase {
         }
     }
 
+    /// The encoded parameter server (`CodecServerHook`): workers send half to rank 0, rank 0
+    /// sends the encoded total back; the same bits everywhere, bytes as `traffic(.ps, ...)`
+    /// (rank 0 carries (p - 1) messages each way) and half of float32's.
+    func testEncodedParameterServer() throws {
+        for p in [2, 3, 4, 8] { try check(.fp16, .ps, ranks: p) }
+        try check(.bf16, .ps, ranks: 3)
+        let json = try check(.int8, .ps, ranks: 4, errorFeedback: true)
+        let conservation = try XCTUnwrap(json["max_conservation_error"] as? Double)
+        XCTAssertLessThan(conservation, try XCTUnwrap(json["max_rel_error"] as? Double) / 1000, "ps: the residuals hold what int8 lost")
+    }
+
     func testBFloat16() throws {
         try check(.bf16, .ring, ranks: 3)
         try check(.bf16, .tree, ranks: 3)
@@ -98,6 +109,6 @@ final class CodecAllreduceTests: XCTestCase {
     func testCodecOffRingAndTreeIsRefused() throws {
         let run = try MPIRunner.run(ranks: 2, program: "allreduce-check", arguments: ["--codec", "fp16", "--algorithms", "mpi"])
         XCTAssertEqual(run.status, 2, run.stderr)
-        XCTAssertTrue(run.stderr.contains("--codec runs on the ring and the tree only"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("--codec runs on ring, tree, ps and hierarchical"), run.stderr)
     }
 }

@@ -60,12 +60,12 @@ final class ClusterTests: XCTestCase {
         return Wire(tx: tx, hosts: hosts)
     }
 
-    func runOnCluster(_ name: String, _ dir: URL, algorithm: String, iterations: Int, batch: Int = 4) throws {
+    func runOnCluster(_ name: String, _ dir: URL, algorithm: String, iterations: Int, batch: Int = 4, extra: [String] = []) throws {
         let args = ["run", "--name", name, "--wire", dir.appendingPathComponent("wire.json").path, "--", binary,
                     "--model", "v1.0", "--dataset", "synthetic", "--classes", "1000", "--input-size", "32",
                     "--train-limit", "64", "--test-limit", "4", "--batch-size", String(batch), "--dropout", "0",
                     "--iterations", String(iterations), "--allreduce", algorithm, "--log-every", "100",
-                    "--output", dir.path]
+                    "--output", dir.path] + extra
         let r = try ProcessRunner.run("/bin/bash", [script] + args, timeout: 60)
         XCTAssertFalse(r.timedOut, "\(algorithm): mpirun across the simulated hosts timed out\n\(r.stderr)")
         XCTAssertEqual(r.status, 0, "\(algorithm) \(iterations) iterations: \(r.stdout)\n\(r.stderr)")
@@ -132,7 +132,9 @@ final class ClusterTests: XCTestCase {
     /// as the flat ring to rounding, and on each host's link (eth0 tx, per iteration) the
     /// bytes the formulas say: the flat ring's boundary rank sends its 2(p-1)/p N to the
     /// next host, the hierarchical leader its 2(H-1)/H N, so the link carries
-    /// ((p-1)/p) / ((H-1)/H) times fewer bytes (1.5, 1.67 and 1.17 here).
+    /// ((p-1)/p) / ((H-1)/H) times fewer bytes (1.5, 1.67 and 1.17 here). With fp16 between
+    /// the hosts (`CodecHierarchicalHook`) the leaders send half of that, counted as
+    /// `GradientCodec.hierarchicalTraffic` says, and the run stays near the float32 one.
     func testHierarchicalPutsFewerBytesOnEachLinkThanTheFlatRing() throws {
         if let reason = namespacesAvailable() { throw XCTSkip("simulated cluster unavailable: \(reason)") }
         for (hosts, slots) in [(2, 2), (2, 3), (4, 2)] {
@@ -148,24 +150,33 @@ final class ClusterTests: XCTestCase {
             XCTAssertEqual(up.status, 0, up.stderr)
             guard up.status == 0 else { return }
             var perHost: [String: [String: Double]] = [:]
-            for algorithm in ["ring", "hierarchical"] {
-                let run = work.appendingPathComponent(algorithm), base = work.appendingPathComponent("\(algorithm)-1")
-                try runOnCluster(name, run, algorithm: algorithm, iterations: 4, batch: p)
-                try runOnCluster(name, base, algorithm: algorithm, iterations: 1, batch: p)
+            for variant in ["ring", "hierarchical", "hierarchical-fp16"] {
+                let algorithm = variant == "ring" ? "ring" : "hierarchical", fp16 = variant.hasSuffix("fp16")
+                let run = work.appendingPathComponent(variant), base = work.appendingPathComponent("\(variant)-1")
+                let extra = fp16 ? ["--compression", "fp16"] : []
+                try runOnCluster(name, run, algorithm: algorithm, iterations: 4, batch: p, extra: extra)
+                try runOnCluster(name, base, algorithm: algorithm, iterations: 1, batch: p, extra: extra)
                 let wire = try readWire(run), wire1 = try readWire(base)
                 XCTAssertEqual(wire.hosts.count, p, label)
-                for host in Set(wire.hosts) { perHost[host, default: [:]][algorithm] = Double(wire.tx[host]! - wire1.tx[host]!) / 3 }
+                for host in Set(wire.hosts) { perHost[host, default: [:]][variant] = Double(wire.tx[host]! - wire1.tx[host]!) / 3 }
                 for rec in try MetricsReader.read(run.appendingPathComponent("metrics.jsonl").path) where algorithm == "hierarchical" {
-                    let expected = AllreduceAlgorithm.hierarchicalTraffic(rank: rec.rank, hostSizes: Array(repeating: slots, count: hosts),
-                                                                          count: rec.parameters)
-                    XCTAssertEqual(rec.bytesSent, expected.bytesSent, "\(label) rank \(rec.rank): counted = the formula")
+                    let sizes = Array(repeating: slots, count: hosts)
+                    let expected = fp16 ? try XCTUnwrap(GradientCodec.fp16.hierarchicalTraffic(rank: rec.rank, hostSizes: sizes, count: rec.parameters))
+                                        : AllreduceAlgorithm.hierarchicalTraffic(rank: rec.rank, hostSizes: sizes, count: rec.parameters)
+                    XCTAssertEqual(rec.bytesSent, expected.bytesSent, "\(label) \(variant) rank \(rec.rank): counted = the formula")
                 }
             }
             let count = 1_248_424
-            let a = try WeightFile.read(from: work.appendingPathComponent("ring/weights.bin").path).values
-            let b = try WeightFile.read(from: work.appendingPathComponent("hierarchical/weights.bin").path).values
+            // After one step (the runs of one iteration): the sums' rounding, not yet amplified
+            // by later steps (after four, 2x2 differed by 7.2e-5 of the largest weight here).
+            let a = try WeightFile.read(from: work.appendingPathComponent("ring-1/weights.bin").path).values
+            let b = try WeightFile.read(from: work.appendingPathComponent("hierarchical-1/weights.bin").path).values
             let scale = a.map { abs($0) }.max()!
             XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max()! / scale, 1e-5, "\(label): hierarchical sums what the ring sums")
+            let c = try WeightFile.read(from: work.appendingPathComponent("hierarchical-fp16-1/weights.bin").path).values
+            let fp16Difference = zip(a, c).map { abs($0 - $1) }.max()! / scale
+            XCTAssertLessThan(fp16Difference, 1e-3, "\(label): fp16 between the hosts stays near float32")
+            XCTAssertGreaterThan(fp16Difference, 0, "\(label): fp16 really rounded what the leaders sent")
             for (h, host) in perHost.keys.sorted().enumerated() {
                 let boundary = h * slots + slots - 1  // the host's last rank sends the flat ring's chunks to the next host
                 let flat = Double(AllreduceAlgorithm.ring.traffic(rank: boundary, ranks: p, count: count).bytesSent)
@@ -176,6 +187,9 @@ final class ClusterTests: XCTestCase {
                 XCTAssertEqual(ring, flat, accuracy: 0.02 * flat + Double(Self.headerBytes) * flat / Double(Self.mss), "\(label) \(host) flat ring")
                 XCTAssertEqual(two, leader, accuracy: 0.02 * leader + Double(Self.headerBytes) * leader / Double(Self.mss), "\(label) \(host) hierarchical")
                 XCTAssertEqual(ring / two, flat / leader, accuracy: 0.04 * flat / leader, "\(label) \(host): fewer by the formula's factor")
+                let half = perHost[host]!["hierarchical-fp16"]!
+                XCTAssertEqual(half, leader / 2, accuracy: 0.02 * leader / 2 + Double(Self.headerBytes) * leader / 2 / Double(Self.mss),
+                               "\(label) \(host) hierarchical with fp16: half the leader's float32 bytes on the link")
             }
         }
     }
