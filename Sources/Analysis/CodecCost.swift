@@ -5,7 +5,7 @@ import Topology
 
 public enum CodecCost {
     /// Modelled seconds of one exchange of `count` floats over `p` ranks (one per host)
-    /// with `codec` on `algorithm` (ring or tree for the value-by-value codecs; top-k's
+    /// with `codec` on `algorithm` (ring, tree, ps or hierarchical for the value-by-value codecs; top-k's
     /// ring allgather; PowerSGD's two allreduces, its GEMMs not included): nil where the
     /// codec does not run. `encode`, `decode`: nanoseconds per element.
     public static func seconds(_ codec: GradientCodec, _ algorithm: AllreduceAlgorithm, ranks p: Int, count: Int,
@@ -17,6 +17,8 @@ public enum CodecCost {
         case .none:
             return AllreduceTime.seconds(algorithm, workers: p, bytes: 4 * count, alpha: a, beta: b, pipelinedTree: false)
         case .fp16, .bf16, .int8:
+            // One rank per host: the two-level exchange is the leaders' ring.
+            let algorithm = algorithm == .hierarchical ? .ring : algorithm
             guard let t = codec.traffic(algorithm, rank: p - 1, ranks: p, count: count) else { return nil }
             switch algorithm {
             case .ring:
@@ -26,6 +28,11 @@ public enum CodecCost {
                 // Unsegmented: 2 d whole-bucket hops, each encoded once and decoded once.
                 let d = Double(BinomialTree.depth(size: p)), message = Double(codec.messageBytes(count)!)
                 return 2 * d * (a + message * b) + 2 * d * n * (encode + decode) * 1e-9
+            case .ps:
+                // The server's link, serialised: p - 1 messages in (each decoded and added), the
+                // total encoded once, p - 1 out; a worker encodes before and decodes after.
+                let message = Double(codec.messageBytes(count)!)
+                return 2 * (ranks - 1) * (a + message * b) + n * (2 * encode + ranks * decode) * 1e-9
             default: return nil
             }
         case let .topk(fraction):

@@ -188,6 +188,8 @@ final class ClusterTests: XCTestCase {
                 XCTAssertEqual(two, leader, accuracy: 0.02 * leader + Double(Self.headerBytes) * leader / Double(Self.mss), "\(label) \(host) hierarchical")
                 XCTAssertEqual(ring / two, flat / leader, accuracy: 0.04 * flat / leader, "\(label) \(host): fewer by the formula's factor")
                 let half = perHost[host]!["hierarchical-fp16"]!
+                print(String(format: "cluster hierarchical %@ %@: eth0 tx %.0f B/iter hierarchical with fp16 between hosts (formula %.0f)",
+                             label, host, half, leader / 2))
                 XCTAssertEqual(half, leader / 2, accuracy: 0.02 * leader / 2 + Double(Self.headerBytes) * leader / 2 / Double(Self.mss),
                                "\(label) \(host) hierarchical with fp16: half the leader's float32 bytes on the link")
             }
